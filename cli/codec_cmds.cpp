@@ -1,0 +1,129 @@
+// `tenzip compress` and `tenzip decompress`: streaming, bounded memory, atomic outputs.
+#include <cstdio>
+#include <memory>
+#include <thread>
+
+#include "commands.hpp"
+#include "io.hpp"
+#include "progress.hpp"
+
+namespace tzcli {
+
+unsigned hardware_threads() {
+  const unsigned n = std::thread::hardware_concurrency();
+  return n == 0 ? 1 : n;
+}
+
+namespace {
+
+constexpr std::string_view kSuffix = ".tnz";
+
+bool ends_with_suffix(const std::string& s) {
+  return s.size() > kSuffix.size() && s.compare(s.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0 &&
+         s[s.size() - kSuffix.size() - 1] != '/';
+}
+
+// New files get the input's permission bits (as zstd does), else 0666 & ~umask.
+unsigned output_mode(const Input& in) {
+  return in.is_regular() ? (in.mode() & 0777) : default_file_mode();
+}
+
+// Library errors name no file; say which one. invalid_argument means the command line asked
+// for something the library refuses: a usage error.
+[[noreturn]] void rethrow_named(const tenzip::Error& e, const std::string& name) {
+  const int code = e.code() == tenzip::Errc::invalid_argument ? 2 : 1;
+  throw CliError(code, name + ": " + e.what());
+}
+
+}  // namespace
+
+int run_compress(const CodecArgs& a) {
+  if (is_stdio(a.input) && stdin_is_terminal())
+    throw CliError(1, "stdin is a terminal; refusing to read data to compress from it");
+  Input in(a.input);
+
+  std::string out_path;
+  if (a.to_stdout) out_path = "-";
+  else if (!a.output.empty()) out_path = a.output;
+  else if (is_stdio(a.input)) out_path = "-";
+  else out_path = a.input + std::string(kSuffix);
+  if (is_stdio(out_path) && stdout_is_terminal() && !a.force)
+    throw CliError(1, "stdout is a terminal; refusing to write compressed data to it (use -o FILE, or -f to force)");
+
+  Output out(out_path, a.force, &in, output_mode(in));
+  Progress progress("compressing " + in.name(), in.size(), !a.quiet);
+
+  tenzip::CompressOptions opts;
+  opts.dtype = a.dtype;
+  opts.level = a.level;
+  opts.threads = a.threads;
+  uint64_t total_out = 0;
+  try {
+    tenzip::Compressor comp(opts, [&](std::span<const uint8_t> s) { out.write(s); });
+    std::vector<uint8_t> buf(kStreamBlock);
+    for (;;) {
+      const size_t n = in.read(buf);
+      if (n == 0) break;
+      comp.write(std::span<const uint8_t>(buf.data(), n));
+      progress.update(in.bytes_read());
+    }
+    total_out = comp.finish();
+  } catch (const tenzip::Error& e) {
+    rethrow_named(e, in.name());
+  }
+  progress.finish();
+  out.commit();
+
+  if (!a.quiet && !out.is_stdout()) {
+    const uint64_t n_in = in.bytes_read();
+    const double pct = n_in ? 100.0 * static_cast<double>(total_out) / static_cast<double>(n_in) : 0.0;
+    if (n_in)
+      std::fprintf(stderr, "%s : %.2f%% (%s => %s, %s)\n", in.name().c_str(), pct, human_size(n_in).c_str(),
+                   human_size(total_out).c_str(), out.name().c_str());
+    else
+      std::fprintf(stderr, "%s : (%s => %s, %s)\n", in.name().c_str(), human_size(n_in).c_str(),
+                   human_size(total_out).c_str(), out.name().c_str());
+  }
+  return 0;
+}
+
+int run_decompress(const CodecArgs& a) {
+  std::string out_path;
+  if (a.to_stdout) out_path = "-";
+  else if (!a.output.empty()) out_path = a.output;
+  else if (is_stdio(a.input)) out_path = "-";
+  else if (ends_with_suffix(a.input)) out_path = a.input.substr(0, a.input.size() - kSuffix.size());
+  else
+    throw CliError(2, a.input + ": unknown suffix (expected .tnz); name the output with -o OUT, or use -c for stdout");
+
+  if (is_stdio(a.input) && stdin_is_terminal())
+    throw CliError(1, "stdin is a terminal; refusing to read compressed data from it");
+  Input in(a.input);
+  Output out(out_path, a.force, &in, output_mode(in));
+  Progress progress("decompressing " + in.name(), in.size(), !a.quiet);
+
+  uint64_t total_out = 0;
+  try {
+    total_out = tenzip::decompress_stream(
+        [&](std::span<uint8_t> dst) {
+          const size_t n = in.read(dst);
+          progress.update(in.bytes_read());
+          return n;
+        },
+        [&](std::span<const uint8_t> s) { out.write(s); }, a.threads);
+    // The container ends at its footer; anything after it means a damaged or mixed-up file.
+    uint8_t extra = 0;
+    if (in.read(std::span<uint8_t>(&extra, 1)) != 0) fail_io(in.name(), "unexpected data after the end of the container");
+  } catch (const tenzip::Error& e) {
+    rethrow_named(e, in.name());
+  }
+  progress.finish();
+  out.commit();
+
+  if (!a.quiet && !out.is_stdout())
+    std::fprintf(stderr, "%s : %s => %s, %s\n", in.name().c_str(), human_size(in.bytes_read()).c_str(),
+                 human_size(total_out).c_str(), out.name().c_str());
+  return 0;
+}
+
+}  // namespace tzcli

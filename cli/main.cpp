@@ -1,0 +1,180 @@
+// The `tenzip` command: argument parsing and error reporting. Uses the public API only.
+// Exit codes: 0 success, 1 failure (bad or corrupt input, I/O), 2 usage error.
+#include <CLI/CLI.hpp>
+
+#include <cstdio>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "commands.hpp"
+#include "io.hpp"
+
+namespace {
+
+using namespace tzcli;
+
+void print_error(const std::string& what) { std::fprintf(stderr, "tenzip: error: %s\n", what.c_str()); }
+
+std::string version_line() {
+  return "tenzip " + std::string(tenzip::version_string()) + " (format version " +
+         std::to_string(tenzip::kFormatVersion) + ")";
+}
+
+// Accepts every name tenzip::parse_dtype knows.
+CLI::Validator dtype_validator() {
+  return CLI::Validator(
+      [](std::string& s) -> std::string {
+        if (tenzip::parse_dtype(s)) return {};
+        return "unknown dtype '" + s + "' (bf16, fp16, fp32, fp8_e4m3, fp8_e5m2, bytes)";
+      },
+      "DTYPE");
+}
+
+constexpr const char* kDtypeHelp =
+    "element type of the input: bf16, fp16, fp32, fp8_e4m3, fp8_e5m2 or bytes (anything else); "
+    "aliases such as bfloat16, float16, float32 work too. Default: bytes";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  install_signal_handlers();
+  const unsigned hw = hardware_threads();
+  const std::string threads_help = "worker threads; 0 = all hardware threads. Default: all (" + std::to_string(hw) + ")";
+
+  CLI::App app{"tenzip: lossless compression of neural-network weights.", "tenzip"};
+  app.footer(
+      "Examples:\n"
+      "  tenzip compress --dtype bf16 model.bin         # writes model.bin.tnz, keeps model.bin\n"
+      "  tenzip decompress model.bin.tnz -o copy.bin\n"
+      "  cat w.bin | tenzip compress --dtype fp32 - > w.tnz\n"
+      "  tenzip decompress - < w.tnz | sha256sum\n"
+      "  tenzip inspect model.bin.tnz\n"
+      "  tenzip bench --dtype fp16 --json a.bin b.bin\n"
+      "Run 'tenzip COMMAND --help' for a command's options.\n"
+      "Exit status: 0 success, 1 failure (bad input, I/O), 2 usage error.");
+  bool show_version = false;
+  app.add_flag("-V,--version", show_version, "print the library and format versions, then exit");
+
+  // ---- compress
+  CodecArgs ca;
+  std::string dtype_c = "bytes";
+  ca.threads = hw;
+  bool keep = false;
+  auto* comp = app.add_subcommand("compress", "compress a file (or - for stdin) into a .tnz container");
+  comp->add_option("input", ca.input, "file to compress, or - for stdin")->required();
+  comp->add_option("--dtype", dtype_c, kDtypeHelp)->check(dtype_validator());
+  comp->add_option("-T,--threads", ca.threads, threads_help)->check(CLI::Range(0u, 4096u));
+  comp->add_option("-l,--level", ca.level, "1 (fastest) .. 9 (smallest). Default: 3")
+      ->check(CLI::Range(tenzip::kMinLevel, tenzip::kMaxLevel));
+  comp->add_option("-o,--output", ca.output, "output file, or - for stdout. Default: INPUT.tnz (stdout for stdin)");
+  comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
+  comp->add_flag("-f,--force", ca.force,
+                 "overwrite an existing output; allow writing compressed data to a terminal");
+  comp->add_flag("-k,--keep", keep, "keep the input (always done; accepted for zstd compatibility)");
+  comp->add_flag("-q,--quiet", ca.quiet, "no progress bar, no summary");
+  comp->footer(
+      "The output is written to a temporary file beside it and renamed when complete: an\n"
+      "interrupted or failed run leaves no partial output. The input is never modified.\n"
+      "Examples:\n"
+      "  tenzip compress --dtype fp32 -l 9 weights.bin\n"
+      "  tenzip compress --dtype bf16 -T 1 -o out.tnz - < weights.bin");
+
+  // ---- decompress
+  CodecArgs da;
+  da.threads = hw;
+  auto* dec = app.add_subcommand("decompress", "decompress a .tnz container (or - for stdin)");
+  dec->add_option("input", da.input, "file.tnz to decompress, or - for stdin")->required();
+  dec->add_option("-T,--threads", da.threads, threads_help)->check(CLI::Range(0u, 4096u));
+  dec->add_option("-o,--output", da.output,
+                  "output file, or - for stdout. Default: INPUT without .tnz (stdout for stdin)");
+  dec->add_flag("-c,--stdout", da.to_stdout, "write to stdout");
+  dec->add_flag("-f,--force", da.force, "overwrite an existing output");
+  dec->add_flag("-k,--keep", keep, "keep the input (always done; accepted for zstd compatibility)");
+  dec->add_flag("-q,--quiet", da.quiet, "no progress bar, no summary");
+  dec->footer(
+      "Every chunk is verified against its checksum; on any error the output is removed.\n"
+      "Examples:\n"
+      "  tenzip decompress weights.bin.tnz            # writes weights.bin\n"
+      "  tenzip decompress -c weights.bin.tnz | sha256sum");
+
+  // ---- inspect
+  InspectArgs ia;
+  ia.threads = hw;
+  auto* ins = app.add_subcommand("inspect", "show a container's layout, stream sizes and exponent statistics");
+  ins->add_option("input", ia.input, "file.tnz, or - for stdin")->required();
+  ins->add_flag("--json", ia.json, "one JSON object on stdout");
+  ins->add_option("-T,--threads", ia.threads, threads_help)->check(CLI::Range(0u, 4096u));
+  ins->footer(
+      "Decodes everything (verifying checksums) to report, per float segment, the histogram of\n"
+      "exponent values and its order-0 entropy in bits, whole and averaged over 4096-element blocks.");
+
+  // ---- bench
+  BenchArgs ba;
+  std::string dtype_b = "bytes";
+  ba.threads = hw;
+  auto* ben = app.add_subcommand("bench", "measure ratio and speed on files (in memory, round trip verified)");
+  ben->add_option("files", ba.files, "files to measure")->required();
+  ben->add_option("--dtype", dtype_b, kDtypeHelp)->check(dtype_validator());
+  ben->add_option("-T,--threads", ba.threads, threads_help)->check(CLI::Range(0u, 4096u));
+  ben->add_option("-l,--level", ba.level, "1 (fastest) .. 9 (smallest). Default: 3")
+      ->check(CLI::Range(tenzip::kMinLevel, tenzip::kMaxLevel));
+  ben->add_flag("--json", ba.json, "one JSON object per file and line on stdout");
+  ben->add_option("--min-time", ba.min_time, "seconds to repeat each direction (at least 3 runs). Default: 1")
+      ->check(CLI::Range(0.0, 3600.0));
+  ben->footer(
+      "Ratio = compressed / original. MB/s = 1e6 bytes of uncompressed data per second, best run.\n"
+      "Example:\n"
+      "  tenzip bench --dtype fp32 -T 1 --json stories260K.bin");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    print_error(std::string(e.what()) + " (see tenzip --help)");
+    return 2;
+  }
+  if (show_version) {
+    std::printf("%s\n", version_line().c_str());
+    return 0;
+  }
+
+  auto resolve = [&](unsigned t) { return t == 0 ? hw : t; };
+  try {
+    if (*comp) {
+      ca.dtype = *tenzip::parse_dtype(dtype_c);
+      ca.threads = resolve(ca.threads);
+      return run_compress(ca);
+    }
+    if (*dec) {
+      da.threads = resolve(da.threads);
+      return run_decompress(da);
+    }
+    if (*ins) {
+      ia.threads = resolve(ia.threads);
+      return run_inspect(ia);
+    }
+    if (*ben) {
+      ba.dtype = *tenzip::parse_dtype(dtype_b);
+      ba.threads = resolve(ba.threads);
+      return run_bench(ba);
+    }
+    print_error("no command given; use compress, decompress, inspect or bench (see tenzip --help)");
+    return 2;
+  } catch (const CliError& e) {
+    print_error(e.what());
+    return e.exit_code;
+  } catch (const tenzip::Error& e) {
+    print_error(e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    print_error("out of memory");
+    return 1;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return 1;
+  }
+}
