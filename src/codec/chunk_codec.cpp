@@ -1,34 +1,95 @@
-// TEMPORARY: raw-only chunk codec so the container and CLI can be built end to end.
-// Being replaced by the real split + entropy codec (same interface).
 #include "codec/chunk_codec.hpp"
 
+#include <algorithm>
 #include <cstring>
+#include <string>
+
+#include "entropy/stream_coder.hpp"
+#include "split/split.hpp"
 
 namespace tenzip::detail {
 
-struct ChunkEncoder::Scratch {};
-struct ChunkDecoder::Scratch {};
+namespace {
+
+// What each compression level tries (documented in doc/FORMAT.md and README).
+StreamPolicy policy_for(DType dtype, int level) noexcept {
+  StreamPolicy p;
+  level = std::clamp(level, kMinLevel, kMaxLevel);
+  p.max_tables = level <= 1 ? 1 : level == 2 ? 4 : level <= 4 ? 8 : 16;
+  static constexpr int kZstdForFloats[10] = {0, 0, 0, 0, 0, 3, 6, 9, 15, 19};
+  static constexpr int kZstdForBytes[10] = {0, 1, 1, 3, 3, 3, 6, 9, 15, 19};
+  p.zstd_level = dtype == DType::bytes ? kZstdForBytes[level] : kZstdForFloats[level];
+  return p;
+}
+
+}  // namespace
+
+size_t chunk_payload_bound(DType dtype, size_t n_elems) noexcept {
+  return n_elems * dtype_size(dtype) + static_cast<size_t>(stream_count(dtype)) * 8;
+}
+
+// ------------------------------------------------------------------------------ encode
+struct ChunkEncoder::Scratch {
+  StreamEncoder streams;
+  std::vector<uint8_t> split[kMaxStreams];
+};
+
 ChunkEncoder::ChunkEncoder() : s_(std::make_unique<Scratch>()) {}
 ChunkEncoder::~ChunkEncoder() = default;
+
+void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int level, std::vector<uint8_t>& out) {
+  const StreamPolicy policy = policy_for(dtype, level);
+  const int k = stream_count(dtype);
+  if (k == 1) {
+    s_->streams.encode(src, n_elems, policy, out);
+    return;
+  }
+  uint8_t* bufs[kMaxStreams];
+  for (int s = 0; s < k; ++s) {
+    s_->split[s].resize(n_elems);
+    bufs[s] = s_->split[s].data();
+  }
+  split(dtype, src, n_elems, bufs);
+  for (int s = 0; s < k; ++s) s_->streams.encode(bufs[s], n_elems, policy, out);
+}
+
+// ------------------------------------------------------------------------------ decode
+struct ChunkDecoder::Scratch {
+  StreamDecoder streams;
+  std::vector<uint8_t> decoded[kMaxStreams];
+};
+
 ChunkDecoder::ChunkDecoder() : s_(std::make_unique<Scratch>()) {}
 ChunkDecoder::~ChunkDecoder() = default;
 
-size_t chunk_payload_bound(DType dtype, size_t n_elems) noexcept { return n_elems * dtype_size(dtype) + 64; }
-
-void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int, std::vector<uint8_t>& out) {
-  size_t n = n_elems * dtype_size(dtype);
-  out.push_back(0);
-  out.insert(out.end(), src, src + n);
-}
-
 void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t* dst, size_t n_elems) {
-  size_t n = n_elems * dtype_size(dtype);
-  if (payload.size() != n + 1 || payload[0] != 0) throw Error(Errc::corrupt_input, "chunk payload: bad size");
-  std::memcpy(dst, payload.data() + 1, n);
+  const int k = stream_count(dtype);
+  size_t pos = 0;
+  if (k == 1) {
+    const uint8_t* p = s_->streams.decode(payload, pos, n_elems, dst);
+    if (p != dst) std::memcpy(dst, p, n_elems);
+  } else {
+    const uint8_t* streams[kMaxStreams];
+    for (int s = 0; s < k; ++s) {
+      s_->decoded[s].resize(n_elems);
+      streams[s] = s_->streams.decode(payload, pos, n_elems, s_->decoded[s].data());
+    }
+    merge(dtype, streams, n_elems, dst);
+  }
+  if (pos != payload.size())
+    throw Error(Errc::corrupt_input, "chunk payload: " + std::to_string(payload.size() - pos) + " unexpected trailing bytes");
 }
 
 std::vector<StreamStats> describe_chunk(DType dtype, std::span<const uint8_t> payload, size_t n_elems) {
-  return {StreamStats{"all", 0, n_elems * dtype_size(dtype), payload.size()}};
+  std::vector<StreamStats> out;
+  size_t pos = 0;
+  for (int s = 0; s < stream_count(dtype); ++s) {
+    const StreamHeader h = peek_stream(payload, pos, n_elems);
+    if (h.coded_size > payload.size() - pos) throw Error(Errc::truncated_input, "chunk payload: stream runs past the end");
+    out.push_back(StreamStats{stream_name(dtype, s), static_cast<uint8_t>(h.mode), n_elems, h.coded_size});
+    pos += h.coded_size;
+  }
+  return out;
 }
 
 }  // namespace tenzip::detail

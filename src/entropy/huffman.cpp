@@ -1,0 +1,195 @@
+#include "entropy/huffman.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+namespace tenzip::detail {
+
+namespace {
+
+uint32_t reverse_bits(uint32_t code, int len) noexcept {
+  uint32_t r = 0;
+  for (int i = 0; i < len; ++i) r |= ((code >> i) & 1u) << (len - 1 - i);
+  return r;
+}
+
+// Canonical code values for `lengths`, MSB-first (as in DEFLATE): shorter codes first, then by symbol.
+void canonical_codes(const HuffLengths& h, uint32_t* codes) noexcept {
+  uint32_t count[kHuffMaxBits + 1] = {};
+  for (int s = h.min_sym; s <= h.max_sym; ++s) count[h.len[s]]++;
+  count[0] = 0;
+  uint32_t next[kHuffMaxBits + 2] = {};
+  uint32_t code = 0;
+  for (int l = 1; l <= kHuffMaxBits; ++l) {
+    code = (code + count[l - 1]) << 1;
+    next[l] = code;
+  }
+  for (int s = h.min_sym; s <= h.max_sym; ++s)
+    if (h.len[s]) codes[s] = next[h.len[s]]++;
+}
+
+void set_range(HuffLengths& h) noexcept {
+  h.min_sym = 256; h.max_sym = -1; h.max_len = 0;
+  for (int s = 0; s < 256; ++s)
+    if (h.len[s]) {
+      h.min_sym = std::min(h.min_sym, s);
+      h.max_sym = std::max(h.max_sym, s);
+      h.max_len = std::max<int>(h.max_len, h.len[s]);
+    }
+}
+
+}  // namespace
+
+void huff_build_lengths(const uint32_t* counts, HuffLengths& out) noexcept {
+  out = HuffLengths{};
+  // Symbols sorted by count ascending (ties by symbol, for determinism).
+  struct Node { uint32_t count; uint16_t sym; };
+  Node leaves[256];
+  int n = 0;
+  for (int s = 0; s < 256; ++s)
+    if (counts[s]) leaves[n++] = {counts[s], static_cast<uint16_t>(s)};
+  if (n == 0) return;
+  if (n == 1) {  // one symbol: zero-length code, no bits at all
+    out.min_sym = out.max_sym = leaves[0].sym;
+    out.max_len = 0;
+    return;
+  }
+  std::sort(leaves, leaves + n, [](const Node& a, const Node& b) {
+    return a.count != b.count ? a.count < b.count : a.sym < b.sym;
+  });
+  // Two-queue Huffman (leaves sorted; internal nodes are created in non-decreasing order).
+  uint64_t weight[512];
+  int parent[512];
+  for (int i = 0; i < n; ++i) weight[i] = leaves[i].count;
+  int leaf = 0, inner = n, inner_end = n;
+  auto pick = [&]() {
+    if (leaf < n && (inner >= inner_end || weight[leaf] <= weight[inner])) return leaf++;
+    return inner++;
+  };
+  for (int k = 0; k < n - 1; ++k) {
+    int a = pick(), b = pick();
+    weight[inner_end] = weight[a] + weight[b];
+    parent[a] = parent[b] = inner_end;
+    inner_end++;
+  }
+  // Depths: root is inner_end-1 with depth 0.
+  int depth[512];
+  depth[inner_end - 1] = 0;
+  for (int i = inner_end - 2; i >= 0; --i) depth[i] = depth[parent[i]] + 1;
+  // Count codes per length, then limit to kHuffMaxBits (the miniz/JPEG Kraft repair):
+  // overlong codes are clamped, and the Kraft excess is paid by lengthening shorter codes.
+  uint32_t bl_count[64] = {};
+  for (int i = 0; i < n; ++i) bl_count[depth[i]]++;
+  int max_len = 0;
+  for (int l = 63; l > 0; --l) if (bl_count[l]) { max_len = l; break; }
+  if (max_len > kHuffMaxBits) {
+    for (int l = kHuffMaxBits + 1; l < 64; ++l) { bl_count[kHuffMaxBits] += bl_count[l]; bl_count[l] = 0; }
+    uint64_t total = 0;
+    for (int l = 1; l <= kHuffMaxBits; ++l) total += static_cast<uint64_t>(bl_count[l]) << (kHuffMaxBits - l);
+    while (total > (1u << kHuffMaxBits)) {
+      bl_count[kHuffMaxBits]--;
+      for (int l = kHuffMaxBits - 1; l > 0; --l)
+        if (bl_count[l]) { bl_count[l]--; bl_count[l + 1] += 2; break; }
+      total--;
+    }
+  }
+  // Assign lengths: the rarest symbols (front of `leaves`) get the longest codes.
+  int idx = 0;
+  for (int l = 63; l > 0; --l)
+    for (uint32_t c = 0; c < bl_count[l]; ++c) out.len[leaves[idx++].sym] = static_cast<uint8_t>(l);
+  set_range(out);
+}
+
+uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& h) noexcept {
+  uint64_t bits = 0;
+  if (h.max_sym < h.min_sym) return 0;
+  for (int s = h.min_sym; s <= h.max_sym; ++s) bits += static_cast<uint64_t>(counts[s]) * h.len[s];
+  return bits;
+}
+
+void huff_build_encoder(const HuffLengths& h, HuffEncTable& out) noexcept {
+  std::memset(out.data(), 0, sizeof(out));
+  if (h.max_sym < h.min_sym) return;
+  uint32_t codes[256] = {};
+  canonical_codes(h, codes);
+  for (int s = h.min_sym; s <= h.max_sym; ++s)
+    if (h.len[s]) out[s] = {static_cast<uint16_t>(reverse_bits(codes[s], h.len[s])), h.len[s], 0};
+}
+
+void huff_build_decoder(const HuffLengths& h, HuffDecTable& out) noexcept {
+  out.bits = h.max_len;
+  if (h.max_len == 0) {  // single symbol, zero-length code: every lookup yields it twice
+    out.entry[0] = static_cast<uint32_t>(h.min_sym) | (static_cast<uint32_t>(h.min_sym) << 8) | (2u << 28);
+    return;
+  }
+  uint32_t codes[256] = {};
+  canonical_codes(h, codes);
+  const int bits = h.max_len;
+  const uint32_t size = 1u << bits;
+  // Single-symbol pass: a valid table is a complete code, so every entry gets written.
+  uint16_t single[1u << kHuffMaxBits];
+  for (int s = h.min_sym; s <= h.max_sym; ++s) {
+    const int len = h.len[s];
+    if (!len) continue;
+    const uint32_t rev = reverse_bits(codes[s], len);
+    const uint16_t e = static_cast<uint16_t>(s | (len << 8));
+    for (uint32_t i = rev; i < size; i += 1u << len) single[i] = e;
+  }
+  // Pair pass: after the first code, the remaining bits-len0 index bits decide a second
+  // symbol if its code fits in them.
+  for (uint32_t i = 0; i < size; ++i) {
+    const uint32_t e0 = single[i];
+    const uint32_t len0 = e0 >> 8;
+    const uint32_t e1 = single[i >> len0];  // upper bits unknown (zero): valid only if it fits
+    const uint32_t len1 = e1 >> 8;
+    const uint32_t sym0 = e0 & 0xff;
+    if (len0 + len1 <= static_cast<uint32_t>(bits))
+      out.entry[i] = sym0 | ((e1 & 0xff) << 8) | ((len0 + len1) << 16) | (len0 << 24) | (2u << 28);
+    else
+      out.entry[i] = sym0 | (len0 << 16) | (len0 << 24) | (1u << 28);
+  }
+}
+
+size_t huff_description_size(const HuffLengths& h) noexcept {
+  return h.max_sym == h.min_sym ? 2 : 2 + (static_cast<size_t>(h.max_sym - h.min_sym + 1) + 1) / 2;
+}
+
+size_t huff_write_description(const HuffLengths& h, uint8_t* dst) noexcept {
+  dst[0] = static_cast<uint8_t>(h.min_sym);
+  dst[1] = static_cast<uint8_t>(h.max_sym);
+  if (h.max_sym == h.min_sym) return 2;
+  const int n = h.max_sym - h.min_sym + 1;
+  for (int i = 0; i < n; i += 2) {
+    uint8_t lo = h.len[h.min_sym + i];
+    uint8_t hi = i + 1 < n ? h.len[h.min_sym + i + 1] : 0;
+    dst[2 + i / 2] = static_cast<uint8_t>(lo | (hi << 4));
+  }
+  return 2 + static_cast<size_t>(n + 1) / 2;
+}
+
+size_t huff_read_description(std::span<const uint8_t> src, HuffLengths& out) noexcept {
+  out = HuffLengths{};
+  if (src.size() < 2) return 0;
+  const int lo = src[0], hi = src[1];
+  if (hi < lo) return 0;
+  out.min_sym = lo; out.max_sym = hi;
+  if (hi == lo) return 2;  // single symbol, length 0
+  const size_t n = static_cast<size_t>(hi - lo + 1);
+  const size_t size = 2 + (n + 1) / 2;
+  if (src.size() < size) return 0;
+  uint64_t kraft = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint8_t b = src[2 + i / 2];
+    const int len = (i & 1) ? (b >> 4) : (b & 15);
+    if (len > kHuffMaxBits) return 0;
+    out.len[lo + i] = static_cast<uint8_t>(len);
+    if (len) kraft += 1u << (kHuffMaxBits - len);
+    out.max_len = std::max(out.max_len, len);
+  }
+  // The end symbols must be present and the code complete, so every decode-table entry is defined.
+  if (out.len[lo] == 0 || out.len[hi] == 0) return 0;
+  if (kraft != (1u << kHuffMaxBits)) return 0;
+  return size;
+}
+
+}  // namespace tenzip::detail

@@ -1,0 +1,20 @@
+// Run-time choice between the portable and the AVX2/BMI2 builds of the Huffman loops.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "entropy/huffman.hpp"
+
+namespace tenzip::detail {
+
+struct HuffKernels {
+  void (*encode4)(const uint8_t*, size_t, size_t, const HuffEncTable* const*, uint8_t* const[4], size_t[4]);
+  void (*decode4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const HuffDecTable* const*, uint8_t*, uint64_t[4]);
+  void (*histogram)(const uint8_t*, size_t, uint32_t*);  // adds counts of n bytes into 256 bins
+};
+const HuffKernels& huff_kernels() noexcept;
+const HuffKernels& huff_kernels_scalar() noexcept;
+const HuffKernels* huff_kernels_avx2() noexcept;
+
+}  // namespace tenzip::detail

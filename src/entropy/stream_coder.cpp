@@ -1,0 +1,338 @@
+#include "entropy/stream_coder.hpp"
+
+#include <zstd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "entropy/huffman_dispatch.hpp"
+#include "tenzip/tenzip.hpp"
+
+namespace tenzip::detail {
+
+namespace {
+
+constexpr int kMaxBlocks = 64;  // clustering is quadratic in blocks: coarser blocks beyond this
+
+// c * log2(c), cached for small counts: the clustering cost function evaluates it a lot.
+double nlogn(uint64_t c) noexcept {
+  struct Table {
+    float v[65537];
+    Table() { v[0] = 0; for (int c = 1; c <= 65536; ++c) v[c] = static_cast<float>(c * std::log2(static_cast<double>(c))); }
+  };
+  static const Table t;
+  return c <= 65536 ? t.v[c] : static_cast<double>(c) * std::log2(static_cast<double>(c));
+}
+
+void put_u32(std::vector<uint8_t>& out, uint32_t v) {
+  uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
+  out.insert(out.end(), b, b + 4);
+}
+void put_u32_at(uint8_t* p, uint32_t v) { p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); p[2] = uint8_t(v >> 16); p[3] = uint8_t(v >> 24); }
+uint32_t get_u32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t(p[3]) << 24); }
+
+[[noreturn]] void corrupt(const std::string& what) { throw Error(Errc::corrupt_input, "stream: " + what); }
+[[noreturn]] void truncated(const std::string& what) { throw Error(Errc::truncated_input, "stream: " + what); }
+
+struct Cluster {
+  uint32_t h[256];
+  uint64_t n;
+  int lo, hi;
+  double cost;  // order-0 entropy bits + table description bits
+};
+
+double cluster_cost(const uint32_t* h, uint64_t n, int lo, int hi) noexcept {
+  double bits = nlogn(n);
+  for (int s = lo; s <= hi; ++s) bits -= nlogn(h[s]);
+  return bits + 8.0 * (2 + (hi - lo + 2) / 2);
+}
+
+double merge_delta(const Cluster& a, const Cluster& b) noexcept {
+  const int lo = std::min(a.lo, b.lo), hi = std::max(a.hi, b.hi);
+  double bits = nlogn(a.n + b.n);
+  for (int s = lo; s <= hi; ++s) bits -= nlogn(uint64_t{a.h[s]} + b.h[s]);
+  return bits + 8.0 * (2 + (hi - lo + 2) / 2) - a.cost - b.cost;
+}
+
+void set_range(Cluster& c) noexcept {
+  c.lo = 0; c.hi = 255;
+  while (c.lo < 255 && c.h[c.lo] == 0) ++c.lo;
+  while (c.hi > 0 && c.h[c.hi] == 0) --c.hi;
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------ encoder
+struct StreamEncoder::Scratch {
+  Cluster clusters[kMaxBlocks];
+  uint32_t block_hist[kMaxBlocks][256];
+  double delta[kMaxBlocks][kMaxBlocks];
+  HuffLengths lengths[kHuffMaxTables];
+  HuffEncTable enc[kHuffMaxTables];
+  std::vector<uint8_t> bits[4];
+  std::vector<uint8_t> zbuf;
+  ZSTD_CCtx* cctx = nullptr;
+  ~Scratch() { ZSTD_freeCCtx(cctx); }
+};
+
+StreamEncoder::StreamEncoder() : s_(std::make_unique<Scratch>()) {}
+StreamEncoder::~StreamEncoder() = default;
+
+StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out) {
+  Scratch& S = *s_;
+  const auto& K = huff_kernels();
+  const size_t mode_pos = out.size();
+  auto emit_raw = [&] {
+    out.resize(mode_pos);
+    out.push_back(static_cast<uint8_t>(StreamMode::raw));
+    out.insert(out.end(), syms, syms + n);
+    return StreamMode::raw;
+  };
+  if (n == 0) return emit_raw();
+
+  // Blocks for table switching: at most kMaxBlocks of them.
+  int block_log = std::clamp(policy.block_log, 2, 24);
+  while (((n - 1) >> block_log) + 1 > kMaxBlocks) ++block_log;
+  const size_t block_size = size_t{1} << block_log;
+  const int n_blocks = static_cast<int>(((n - 1) >> block_log) + 1);
+
+  uint32_t total[256] = {};
+  for (int b = 0; b < n_blocks; ++b) {
+    std::memset(S.block_hist[b], 0, sizeof(S.block_hist[b]));
+    const size_t start = size_t(b) << block_log;
+    K.histogram(syms + start, std::min(block_size, n - start), S.block_hist[b]);
+    for (int s = 0; s < 256; ++s) total[s] += S.block_hist[b][s];
+  }
+  int distinct = 0, last = 0;
+  for (int s = 0; s < 256; ++s) if (total[s]) { ++distinct; last = s; }
+  if (distinct == 1) {
+    out.push_back(static_cast<uint8_t>(StreamMode::constant));
+    out.push_back(static_cast<uint8_t>(last));
+    return StreamMode::constant;
+  }
+
+  size_t best_size = n;  // RAW
+  // Near-random streams (sign+mantissa bytes) stay RAW without building any table: the
+  // order-0 bound, before table costs, already says HUFF cannot win by 1%.
+  double entropy_bits = nlogn(n);
+  for (int s = 0; s < 256; ++s) entropy_bits -= nlogn(total[s]);
+  const bool huff_hopeless = entropy_bits > 0.99 * 8.0 * static_cast<double>(n);
+  if (huff_hopeless && policy.zstd_level == 0) return emit_raw();
+  // ---- HUFF: cluster block histograms into at most max_tables tables.
+  Cluster* C = S.clusters;
+  int alive[kMaxBlocks];
+  int n_alive = n_blocks;
+  const int max_tables = std::clamp(policy.max_tables, 1, kHuffMaxTables);
+  if (max_tables == 1 || n_blocks == 1 || huff_hopeless) {
+    std::memcpy(C[0].h, total, sizeof(total));
+    C[0].n = n;
+    set_range(C[0]);
+    n_alive = 1;
+    alive[0] = 0;
+  } else {
+    for (int b = 0; b < n_blocks; ++b) {
+      std::memcpy(C[b].h, S.block_hist[b], sizeof(C[b].h));
+      C[b].n = std::min(block_size, n - (size_t(b) << block_log));
+      set_range(C[b]);
+      C[b].cost = cluster_cost(C[b].h, C[b].n, C[b].lo, C[b].hi);
+      alive[b] = b;
+    }
+    for (int i = 0; i < n_blocks; ++i)
+      for (int j = i + 1; j < n_blocks; ++j) S.delta[i][j] = merge_delta(C[i], C[j]);
+    // Agglomerative: merge the pair that saves most (or costs least) until no merge saves
+    // bits and no more than max_tables remain.
+    while (n_alive > 1) {
+      int bi = -1, bj = -1;
+      double best = 0;
+      for (int x = 0; x < n_alive; ++x)
+        for (int y = x + 1; y < n_alive; ++y) {
+          const double d = S.delta[alive[x]][alive[y]];
+          if (bi < 0 || d < best) { best = d; bi = x; bj = y; }
+        }
+      if (best >= 0 && n_alive <= max_tables) break;
+      Cluster& a = C[alive[bi]];
+      const Cluster& b = C[alive[bj]];
+      for (int s = std::min(a.lo, b.lo); s <= std::max(a.hi, b.hi); ++s) a.h[s] += b.h[s];
+      a.n += b.n;
+      a.lo = std::min(a.lo, b.lo);
+      a.hi = std::max(a.hi, b.hi);
+      a.cost = cluster_cost(a.h, a.n, a.lo, a.hi);
+      alive[bj] = alive[--n_alive];
+      for (int x = 0; x < n_alive; ++x) {
+        if (x == bi) continue;
+        const int p = std::min(alive[x], alive[bi]), q = std::max(alive[x], alive[bi]);
+        S.delta[p][q] = merge_delta(C[p], C[q]);
+      }
+    }
+  }
+  const int n_tables = n_alive;
+  for (int t = 0; t < n_tables; ++t) huff_build_lengths(C[alive[t]].h, S.lengths[t]);
+
+  // Give each block the table that codes it in the fewest bits (among those covering it).
+  uint8_t block_table[kMaxBlocks];
+  uint64_t huff_bits = 0;
+  for (int b = 0; b < n_blocks; ++b) {
+    const uint32_t* h = n_tables == 1 ? total : S.block_hist[b];
+    uint64_t best_bits = UINT64_MAX;
+    int best_t = 0;
+    for (int t = 0; t < n_tables; ++t) {
+      const HuffLengths& L = S.lengths[t];
+      bool covers = true;
+      uint64_t bits = 0;
+      for (int s = 0; s < 256 && covers; ++s) {
+        if (!h[s]) continue;
+        const bool present = (L.max_len == 0) ? s == L.min_sym : L.len[s] != 0;
+        if (!present) covers = false;
+        bits += uint64_t{h[s]} * L.len[s];
+      }
+      if (covers && bits < best_bits) { best_bits = bits; best_t = t; }
+    }
+    block_table[b] = static_cast<uint8_t>(best_t);
+    huff_bits += best_bits;
+    if (n_tables == 1) { for (int c = 1; c < n_blocks; ++c) block_table[c] = 0; break; }
+  }
+  size_t header = 1 + 4 + 2 + 12 + (n_tables > 1 ? (n_blocks + 1) / 2 : 0);
+  for (int t = 0; t < n_tables; ++t) header += huff_description_size(S.lengths[t]);
+  const size_t huff_estimate = header + huff_bits / 8 + 4;
+
+  if (!huff_hopeless && huff_estimate < best_size) {
+    const HuffEncTable* bt[kMaxBlocks];
+    for (int t = 0; t < n_tables; ++t) huff_build_encoder(S.lengths[t], S.enc[t]);
+    for (int b = 0; b < n_blocks; ++b) bt[b] = &S.enc[block_table[b]];
+    uint8_t* bufs[4];
+    for (int s = 0; s < 4; ++s) {
+      S.bits[s].resize((n / 4 + 1) * kHuffMaxBits / 8 + 32);
+      bufs[s] = S.bits[s].data();
+    }
+    size_t sizes[4];
+    K.encode4(syms, n, block_size, bt, bufs, sizes);
+    const size_t total_size = header - 5 + sizes[0] + sizes[1] + sizes[2] + sizes[3];  // after mode + u32
+    if (5 + total_size < best_size) {
+      out.push_back(static_cast<uint8_t>(StreamMode::huff));
+      put_u32(out, static_cast<uint32_t>(total_size));
+      out.push_back(static_cast<uint8_t>(block_log));
+      out.push_back(static_cast<uint8_t>(n_tables));
+      for (int t = 0; t < n_tables; ++t) {
+        const size_t at = out.size();
+        out.resize(at + huff_description_size(S.lengths[t]));
+        huff_write_description(S.lengths[t], out.data() + at);
+      }
+      if (n_tables > 1)
+        for (int b = 0; b < n_blocks; b += 2)
+          out.push_back(static_cast<uint8_t>(block_table[b] | (b + 1 < n_blocks ? block_table[b + 1] << 4 : 0)));
+      for (int s = 0; s < 3; ++s) put_u32(out, static_cast<uint32_t>(sizes[s]));
+      for (int s = 0; s < 4; ++s) out.insert(out.end(), bufs[s], bufs[s] + sizes[s]);
+      best_size = out.size() - mode_pos;
+    }
+  }
+
+  // ---- ZSTD, when the level asks for it: catches structure an order-0 coder cannot see.
+  if (policy.zstd_level > 0) {
+    if (!S.cctx) S.cctx = ZSTD_createCCtx();
+    S.zbuf.resize(ZSTD_compressBound(n));
+    const size_t z = ZSTD_compressCCtx(S.cctx, S.zbuf.data(), S.zbuf.size(), syms, n, policy.zstd_level);
+    if (!ZSTD_isError(z) && 5 + z < best_size) {
+      out.resize(mode_pos);
+      out.push_back(static_cast<uint8_t>(StreamMode::zstd));
+      put_u32(out, static_cast<uint32_t>(z));
+      out.insert(out.end(), S.zbuf.data(), S.zbuf.data() + z);
+      return StreamMode::zstd;
+    }
+  }
+  if (out.size() == mode_pos) return emit_raw();
+  return static_cast<StreamMode>(out[mode_pos]);
+}
+
+// ------------------------------------------------------------------------------ decoder
+struct StreamDecoder::Scratch {
+  HuffDecTable tables[kHuffMaxTables];
+  const HuffDecTable* block_tables[kHuffMaxBlocks];
+  ZSTD_DCtx* dctx = nullptr;
+  ~Scratch() { ZSTD_freeDCtx(dctx); }
+};
+
+StreamDecoder::StreamDecoder() : s_(std::make_unique<Scratch>()) {}
+StreamDecoder::~StreamDecoder() = default;
+
+StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n) {
+  if (pos >= in.size()) truncated("missing stream header");
+  const uint8_t mode = in[pos];
+  switch (mode) {
+    case uint8_t(StreamMode::raw): return {StreamMode::raw, 1 + n};
+    case uint8_t(StreamMode::constant): return {StreamMode::constant, 2};
+    case uint8_t(StreamMode::huff):
+    case uint8_t(StreamMode::zstd): {
+      if (in.size() - pos < 5) truncated("missing section size");
+      return {StreamMode(mode), 5 + size_t{get_u32(in.data() + pos + 1)}};
+    }
+    default: corrupt("unknown mode " + std::to_string(mode));
+  }
+}
+
+const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst) {
+  const StreamHeader h = peek_stream(in, pos, n);
+  if (h.coded_size > in.size() - pos) truncated("section runs past the end of the chunk");
+  const uint8_t* base = in.data() + pos;
+  pos += h.coded_size;
+  switch (h.mode) {
+    case StreamMode::raw: return base + 1;
+    case StreamMode::constant: std::memset(dst, base[1], n); return dst;
+    case StreamMode::zstd: {
+      Scratch& S = *s_;
+      if (!S.dctx) S.dctx = ZSTD_createDCtx();
+      const size_t r = ZSTD_decompressDCtx(S.dctx, dst, n, base + 5, h.coded_size - 5);
+      if (ZSTD_isError(r) || r != n) corrupt("zstd section does not decode to the stream's size");
+      return dst;
+    }
+    case StreamMode::huff: break;
+  }
+  Scratch& S = *s_;
+  std::span<const uint8_t> sec(base + 5, h.coded_size - 5);
+  if (sec.size() < 2) corrupt("huffman header too short");
+  const int block_log = sec[0];
+  const int n_tables = sec[1];
+  if (block_log < 2 || block_log > 24) corrupt("huffman block size out of range");
+  if (n_tables < 1 || n_tables > kHuffMaxTables) corrupt("huffman table count out of range");
+  const size_t n_blocks = n == 0 ? 0 : ((n - 1) >> block_log) + 1;
+  if (n_blocks > kHuffMaxBlocks) corrupt("more than 4096 huffman blocks");
+  size_t p = 2;
+  for (int t = 0; t < n_tables; ++t) {
+    HuffLengths L;
+    const size_t used = huff_read_description(sec.subspan(p), L);
+    if (used == 0) corrupt("invalid huffman table");
+    huff_build_decoder(L, S.tables[t]);
+    p += used;
+  }
+  if (n_tables > 1) {
+    const size_t id_bytes = (n_blocks + 1) / 2;
+    if (sec.size() - p < id_bytes) corrupt("huffman block table ids truncated");
+    for (size_t b = 0; b < n_blocks; ++b) {
+      const int id = (sec[p + b / 2] >> ((b & 1) * 4)) & 15;
+      if (id >= n_tables) corrupt("huffman block refers to a missing table");
+      S.block_tables[b] = &S.tables[id];
+    }
+    p += id_bytes;
+  } else {
+    for (size_t b = 0; b < n_blocks; ++b) S.block_tables[b] = &S.tables[0];
+  }
+  if (sec.size() - p < 12) corrupt("huffman stream sizes truncated");
+  size_t sizes[4];
+  for (int s = 0; s < 3; ++s) sizes[s] = get_u32(sec.data() + p + 4 * s);
+  p += 12;
+  const size_t remaining = sec.size() - p;
+  if (sizes[0] > remaining || sizes[1] > remaining - sizes[0] || sizes[2] > remaining - sizes[0] - sizes[1])
+    corrupt("huffman stream sizes exceed the section");
+  sizes[3] = remaining - sizes[0] - sizes[1] - sizes[2];
+  const uint8_t* streams[4];
+  streams[0] = sec.data() + p;
+  for (int s = 1; s < 4; ++s) streams[s] = streams[s - 1] + sizes[s - 1];
+  uint64_t consumed[4];
+  huff_kernels().decode4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_tables, dst, consumed);
+  for (int s = 0; s < 4; ++s)
+    if ((consumed[s] + 7) / 8 != sizes[s]) corrupt("huffman bitstream length does not match its contents");
+  return dst;
+}
+
+}  // namespace tenzip::detail

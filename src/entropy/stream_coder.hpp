@@ -1,0 +1,56 @@
+// One byte stream <-> its coded form, choosing per stream the cheapest of four modes
+// (doc/FORMAT.md, "Stream"): RAW (stored), CONST (one repeated byte), HUFF (canonical Huffman
+// with up to 16 tables switched every block of 2^block_log symbols), ZSTD.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "entropy/huffman.hpp"
+
+namespace tenzip::detail {
+
+enum class StreamMode : uint8_t { raw = 0, constant = 1, huff = 2, zstd = 3 };
+inline constexpr int kHuffMaxTables = 16;
+inline constexpr size_t kHuffMaxBlocks = 4096;  // table-switch blocks per stream (format limit)
+
+struct StreamPolicy {
+  int max_tables = 8;     // HUFF: tables per stream (1 = one table, no block switching)
+  int block_log = 12;     // HUFF: symbols per table-switch block = 2^block_log
+  int zstd_level = 0;     // 0 = never try ZSTD
+};
+
+class StreamEncoder {
+ public:
+  StreamEncoder();
+  ~StreamEncoder();
+  // Appends the coded stream (mode byte first) to `out`; returns the mode chosen.
+  StreamMode encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out);
+
+ private:
+  struct Scratch;
+  std::unique_ptr<Scratch> s_;
+};
+
+class StreamDecoder {
+ public:
+  StreamDecoder();
+  ~StreamDecoder();
+  // Decodes the stream that starts at in[pos] (n symbols), advancing pos. Returns a pointer
+  // to the n decoded bytes: either into `in` (RAW) or into `dst` (n bytes). Throws
+  // Error(corrupt_input / truncated_input) on malformed input.
+  const uint8_t* decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst);
+
+ private:
+  struct Scratch;
+  std::unique_ptr<Scratch> s_;
+};
+
+// Header of the stream at in[pos] without decoding it: mode and coded size (header included).
+struct StreamHeader { StreamMode mode; size_t coded_size; };
+StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n);
+
+}  // namespace tenzip::detail

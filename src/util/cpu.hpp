@@ -1,0 +1,24 @@
+// Run-time CPU feature detection for kernel dispatch.
+#pragma once
+
+#include <cstdlib>
+
+namespace tenzip::detail {
+
+// True if AVX2 and BMI2 can be used. TENZIP_NO_SIMD=1 in the environment forces the portable
+// kernels (tests run both paths this way).
+inline bool cpu_has_avx2() noexcept {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has = [] {
+    const char* off = std::getenv("TENZIP_NO_SIMD");
+    if (off && off[0] == '1') return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
+}  // namespace tenzip::detail
