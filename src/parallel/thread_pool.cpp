@@ -1,0 +1,110 @@
+#include "parallel/thread_pool.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <exception>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace tenzip::detail {
+
+unsigned resolve_threads(unsigned threads) noexcept {
+  if (threads == 0) threads = std::thread::hardware_concurrency();
+  return std::clamp(threads, 1u, 256u);
+}
+
+struct ThreadPool::State {
+  std::mutex m;
+  std::condition_variable cv_work;
+  std::condition_variable cv_done;
+  uint64_t generation = 0;
+  bool stop = false;
+  unsigned busy = 0;  // background workers still inside the current generation
+
+  const Fn* fn = nullptr;
+  size_t n = 0;
+  std::atomic<size_t> next{0};
+  std::atomic<size_t> fail_index{SIZE_MAX};  // lowest index that threw so far
+  std::exception_ptr error;                  // guarded by m
+
+  std::vector<std::thread> threads;
+
+  void run(unsigned worker) {
+    for (;;) {
+      size_t i = next.fetch_add(1, std::memory_order_relaxed);
+      // Indices are handed out in increasing order, so skipping those above a failure
+      // never skips one below it.
+      if (i >= n || i > fail_index.load(std::memory_order_relaxed)) return;
+      try {
+        (*fn)(i, worker);
+      } catch (...) {
+        std::lock_guard<std::mutex> lk(m);
+        if (i < fail_index.load(std::memory_order_relaxed)) {
+          fail_index.store(i, std::memory_order_relaxed);
+          error = std::current_exception();
+        }
+      }
+    }
+  }
+};
+
+ThreadPool::ThreadPool(unsigned threads) : size_(resolve_threads(threads)), st_(std::make_unique<State>()) {
+  st_->threads.reserve(size_ - 1);
+  for (unsigned w = 1; w < size_; ++w) st_->threads.emplace_back([this, w] { worker_loop(w); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lk(st_->m);
+    st_->stop = true;
+  }
+  st_->cv_work.notify_all();
+  for (auto& t : st_->threads) t.join();
+}
+
+void ThreadPool::worker_loop(unsigned worker) {
+  State& s = *st_;
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(s.m);
+      s.cv_work.wait(lk, [&] { return s.stop || s.generation != seen; });
+      if (s.stop) return;
+      seen = s.generation;
+    }
+    s.run(worker);
+    {
+      std::lock_guard<std::mutex> lk(s.m);
+      if (--s.busy == 0) s.cv_done.notify_one();
+    }
+  }
+}
+
+void ThreadPool::parallel_for(size_t n, const Fn& fn) {
+  if (n == 0) return;
+  State& s = *st_;
+  s.fn = &fn;
+  s.n = n;
+  s.next.store(0);
+  s.fail_index.store(SIZE_MAX);
+  s.error = nullptr;
+  const bool wake = size_ > 1 && n > 1;  // a single item is cheaper on the calling thread
+  if (wake) {
+    std::lock_guard<std::mutex> lk(s.m);
+    s.busy = size_ - 1;
+    ++s.generation;
+  }
+  if (wake) s.cv_work.notify_all();
+  s.run(0);
+  if (wake) {
+    std::unique_lock<std::mutex> lk(s.m);
+    s.cv_done.wait(lk, [&] { return s.busy == 0; });
+  }
+  s.fn = nullptr;
+  if (s.error) std::rethrow_exception(s.error);
+}
+
+}  // namespace tenzip::detail
