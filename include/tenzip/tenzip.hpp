@@ -84,7 +84,7 @@ std::vector<uint8_t> decompress(std::span<const uint8_t> container, unsigned thr
 using Sink = std::function<void(std::span<const uint8_t>)>;
 using Source = std::function<size_t(std::span<uint8_t>)>;
 
-// Compresses a stream with bounded memory (about threads x 2 chunks).
+// Compresses a stream with bounded memory (about threads x 4 chunks).
 // Output bytes go to the sink in file order; nothing is sought back.
 class Compressor {
  public:
@@ -146,6 +146,7 @@ class Reader {
  public:
   explicit Reader(std::span<const uint8_t> container);  // validates header, footer and index
   const ContainerInfo& info() const noexcept { return info_; }
+  std::span<const uint8_t> data() const noexcept { return data_; }  // the container it reads
   // Decode chunk i into dst (dst.size() must equal the chunk's decoded size).
   void decode_chunk(size_t i, std::span<uint8_t> dst) const;
   // Decode segment s (all its chunks) into dst, using `threads` threads.

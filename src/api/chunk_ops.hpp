@@ -1,0 +1,24 @@
+// Shared by the stream decoder and the Reader: decode one chunk and check its XXH3, with
+// error messages that name the chunk and its frame offset.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "codec/chunk_codec.hpp"
+#include "tenzip/tenzip.hpp"
+
+namespace tenzip::detail {
+
+// Decodes `payload` into dst (n_elems * dtype_size bytes) and compares its XXH3 with
+// `checksum`. Codec errors are rethrown with the chunk's location prefixed, same Errc.
+void decode_checked(ChunkDecoder& dec, uint64_t chunk_no, uint64_t frame_offset, DType dtype, uint32_t n_elems,
+                    uint64_t checksum, std::span<const uint8_t> payload, uint8_t* dst);
+
+// Size of a batch of chunks processed together: about threads x 4 chunks, fewer when chunks
+// are large, so memory stays near kBatchBudget.
+inline constexpr uint64_t kBatchBudget = uint64_t{64} << 20;
+size_t batch_chunks(unsigned threads, uint32_t chunk_elems) noexcept;
+
+}  // namespace tenzip::detail
