@@ -1,4 +1,8 @@
 // `tenzip compress` and `tenzip decompress`: streaming, bounded memory, atomic outputs.
+// GCC 12 warns falsely about std::string concatenation at -O3 (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 #include <cstdio>
 #include <memory>
 #include <thread>

@@ -1,5 +1,9 @@
 // The `tenzip` command: argument parsing and error reporting. Uses the public API only.
 // Exit codes: 0 success, 1 failure (bad or corrupt input, I/O), 2 usage error.
+// GCC 12 warns falsely about std::string concatenation at -O3 (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 #include <CLI/CLI.hpp>
 
 #include <cstdio>

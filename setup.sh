@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Set up a fresh Debian machine (run as root) and build tenzip in build/ (Release), then
+# compress and decompress one real weights file to show that it works.
+# Re-runs are quick: packages are installed only if missing, and the build is incremental.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PKGS=(cmake g++ pkg-config libzstd-dev libxxhash-dev libcli11-dev libfmt-dev libgtest-dev
+      libbenchmark-dev python3 clang libclang-rt-14-dev)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  SUDO=
+  [[ $(id -u) -eq 0 ]] || SUDO=sudo
+  $SUDO apt-get update
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends "${missing[@]}" </dev/null
+else
+  echo "setup: all build packages are installed"
+fi
+
+JOBS=${JOBS:-$(nproc)}
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
+cmake --build build -j "$JOBS"
+
+# A first round trip on real trained weights (the 28-byte int header is harmless as fp32).
+CORPUS=${TENZIP_CORPUS_DIR:-../shared/corpus}
+sample="$CORPUS/llm/stories260K.bin"
+if [[ -f $sample ]]; then
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' EXIT
+  echo
+  echo "setup: build/tenzip compress --dtype fp32 $sample"
+  build/tenzip compress --dtype fp32 -o "$tmp/stories260K.bin.tnz" "$sample"
+  build/tenzip decompress -o "$tmp/stories260K.bin" "$tmp/stories260K.bin.tnz"
+  cmp "$sample" "$tmp/stories260K.bin"
+  echo "setup: round trip OK (decompressed bytes identical). Next: scripts/test.sh"
+else
+  echo "setup: $sample not found; skipped the demo round trip"
+fi
