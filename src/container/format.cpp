@@ -107,10 +107,11 @@ FrameHeader parse_frame_header(std::span<const uint8_t> b, uint64_t frame_no, ui
   h.payload_size = load_u32(&b[8]);
   h.checksum = load_u64(&b[16]);
   h.segment = load_u32(&b[24]);
+  if (h.type != kFrameChunk && h.type != kFrameEnd) fail(Errc::corrupt_input, where, "unknown frame type " + num(h.type));
+  where = h.type == kFrameChunk ? at("chunk", frame_no, offset) : at("end frame", offset);
   if (load_u16(&b[2]) != 0 || load_u32(&b[12]) != 0)
     fail(Errc::corrupt_input, where, "reserved fields (bytes 2-3, 12-15) must be 0");
   if (h.type == kFrameChunk) {
-    where = at("chunk", frame_no, offset);
     if (!dtype_is_valid(b[1])) fail(Errc::corrupt_input, where, "unknown dtype code " + num(b[1]));
     h.dtype = static_cast<DType>(b[1]);
     if (h.n_elems < 1 || h.n_elems > fh.chunk_elems)
@@ -118,12 +119,8 @@ FrameHeader parse_frame_header(std::span<const uint8_t> b, uint64_t frame_no, ui
            "n_elems " + num(h.n_elems) + " is outside 1..chunk_elems (" + num(fh.chunk_elems) + ")");
     if (h.payload_size > UINT32_MAX - kFrameHeaderSize)
       fail(Errc::corrupt_input, where, "payload_size " + num(h.payload_size) + " does not fit a frame");
-  } else if (h.type == kFrameEnd) {
-    where = at("end frame", offset);
-    if (b[1] != 0 || h.n_elems != 0 || h.payload_size != 0 || h.checksum != 0 || h.segment != 0)
-      fail(Errc::corrupt_input, where, "dtype, n_elems, payload_size, checksum and segment must be 0");
-  } else {
-    fail(Errc::corrupt_input, where, "unknown frame type " + num(h.type));
+  } else if (b[1] != 0 || h.n_elems != 0 || h.payload_size != 0 || h.checksum != 0 || h.segment != 0) {
+    fail(Errc::corrupt_input, where, "dtype, n_elems, payload_size, checksum and segment must be 0");
   }
   return h;
 }

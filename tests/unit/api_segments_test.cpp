@@ -1,0 +1,229 @@
+// Multi-segment containers, metadata, argument errors, Compressor state rules,
+// summarize_streams, and the thread pool under the API.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <stdexcept>
+#include <string>
+
+#include "container_test_util.hpp"
+#include "parallel/thread_pool.hpp"
+
+namespace tenzip::testing {
+namespace {
+
+Bytes as_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
+
+struct Built {
+  Bytes container;
+  Bytes decoded;  // concatenation of everything written
+};
+
+// fp32 (100 elems), empty bf16, fp16 (13 elems + 1 tail byte), bytes (50), with metadata.
+Built multi_segment(unsigned threads, uint32_t chunk_elems) {
+  CompressOptions opts;
+  opts.dtype = DType::fp32;
+  opts.chunk_elems = chunk_elems;
+  opts.threads = threads;
+  Built b;
+  Compressor c(opts, [&](std::span<const uint8_t> x) { b.container.insert(b.container.end(), x.begin(), x.end()); });
+  auto put = [&](const Bytes& x) {
+    c.write(x);
+    b.decoded.insert(b.decoded.end(), x.begin(), x.end());
+  };
+  put(weight_bytes(DType::fp32, 400, 11));
+  c.begin_segment(DType::bf16);
+  c.begin_segment(DType::fp16);
+  put(weight_bytes(DType::fp16, 27, 12));
+  c.begin_segment(DType::bytes);
+  put(weight_bytes(DType::bytes, 50, 13));
+  c.set_metadata(as_bytes("{\"tensors\":[\"a\",\"b\",\"c\",\"d\"]}"));
+  const uint64_t written = c.finish();
+  EXPECT_EQ(written, b.container.size());
+  return b;
+}
+
+TEST(ApiSegments, LayoutAndMetadata) {
+  for (uint32_t ce : {1u, 7u, 64u, 4096u}) {
+    SCOPED_TRACE("chunk_elems " + std::to_string(ce));
+    const Built b = multi_segment(2, ce);
+    const Reader r(b.container);
+    const auto& info = r.info();
+    ASSERT_EQ(info.segments.size(), 5u);
+    const DType want[] = {DType::fp32, DType::bf16, DType::fp16, DType::bytes, DType::bytes};
+    const uint64_t sizes[] = {400, 0, 26, 1, 50};
+    uint64_t off = 0, first = 0;
+    for (size_t s = 0; s < 5; ++s) {
+      EXPECT_EQ(info.segments[s].dtype, want[s]) << s;
+      EXPECT_EQ(info.segments[s].decoded_size, sizes[s]) << s;
+      EXPECT_EQ(info.segments[s].decoded_offset, off) << s;
+      EXPECT_EQ(info.segments[s].first_chunk, first) << s;
+      off += sizes[s];
+      first += info.segments[s].n_chunks;
+    }
+    EXPECT_EQ(info.decoded_size, b.decoded.size());
+    EXPECT_EQ(info.chunks.size(), first);
+    EXPECT_EQ(info.chunk_elems, ce);
+    EXPECT_EQ(info.format_version, kFormatVersion);
+    EXPECT_EQ(info.container_size, b.container.size());
+    EXPECT_TRUE(same_bytes(info.metadata, as_bytes("{\"tensors\":[\"a\",\"b\",\"c\",\"d\"]}")));
+    EXPECT_TRUE(same_bytes(decompress(b.container, 3), b.decoded));
+    EXPECT_TRUE(same_bytes(stream_decode(b.container, 5, 2), b.decoded));
+    EXPECT_TRUE(same_bytes(reader_decode_segments(r, 3), b.decoded));
+    EXPECT_TRUE(same_bytes(reader_decode_chunks(r), b.decoded));
+    // Threads never change the bytes written.
+    EXPECT_TRUE(same_bytes(multi_segment(1, ce).container, b.container));
+    EXPECT_TRUE(same_bytes(multi_segment(3, ce).container, b.container));
+  }
+}
+
+TEST(ApiSegments, EmptyInputIsOneEmptySegment) {
+  for (DType d : {DType::bytes, DType::bf16, DType::fp32}) {
+    CompressOptions opts;
+    opts.dtype = d;
+    const Bytes c = compress({}, opts);
+    const Reader r(c);
+    ASSERT_EQ(r.info().segments.size(), 1u);
+    EXPECT_EQ(r.info().segments[0].dtype, d);
+    EXPECT_EQ(r.info().chunks.size(), 0u);
+    EXPECT_EQ(r.info().decoded_size, 0u);
+    EXPECT_TRUE(decompress(c).empty());
+    EXPECT_TRUE(stream_decode(c, 1).empty());
+    Bytes none;
+    EXPECT_NO_THROW(r.decode_all(none, 2));
+  }
+}
+
+TEST(ApiSegments, BeginSegmentFirstReplacesTheImplicitOne) {
+  CompressOptions opts;
+  opts.dtype = DType::fp32;
+  Bytes out;
+  Compressor c(opts, [&](std::span<const uint8_t> x) { out.insert(out.end(), x.begin(), x.end()); });
+  c.begin_segment(DType::bf16);
+  c.write(weight_bytes(DType::bf16, 20, 3));
+  c.finish();
+  const Reader r(out);
+  ASSERT_EQ(r.info().segments.size(), 1u);
+  EXPECT_EQ(r.info().segments[0].dtype, DType::bf16);
+}
+
+TEST(ApiSegments, InvalidArguments) {
+  auto sink = [](std::span<const uint8_t>) {};
+  auto code = [](auto&& f) { return outcome_of(f).code; };
+  CompressOptions o;
+  o.level = 0;
+  EXPECT_EQ(code([&] { Compressor c(o, sink); }), Errc::invalid_argument);
+  o = {};
+  o.level = kMaxLevel + 1;
+  EXPECT_EQ(code([&] { compress({}, o); }), Errc::invalid_argument);
+  o = {};
+  o.chunk_elems = 0;
+  EXPECT_EQ(code([&] { compress({}, o); }), Errc::invalid_argument);
+  o.chunk_elems = (1u << 24) + 1;
+  EXPECT_EQ(code([&] { compress({}, o); }), Errc::invalid_argument);
+  o = {};
+  o.dtype = static_cast<DType>(6);
+  EXPECT_EQ(code([&] { compress({}, o); }), Errc::invalid_argument);
+  EXPECT_EQ(code([&] { Compressor c({}, Sink{}); }), Errc::invalid_argument);
+
+  Compressor c({}, sink);
+  EXPECT_EQ(code([&] { c.begin_segment(static_cast<DType>(200)); }), Errc::invalid_argument);
+  Compressor c2({}, sink);
+  c2.finish();
+  EXPECT_EQ(code([&] { c2.write(Bytes{1}); }), Errc::invalid_argument);
+  EXPECT_EQ(code([&] { c2.finish(); }), Errc::invalid_argument);
+
+  const Built b = multi_segment(1, 7);
+  const Reader r(b.container);
+  Bytes small(3);
+  EXPECT_EQ(code([&] { r.decode_chunk(r.info().chunks.size(), small); }), Errc::invalid_argument);
+  EXPECT_EQ(code([&] { r.decode_chunk(0, small); }), Errc::invalid_argument);
+  EXPECT_EQ(code([&] { r.decode_segment(99, small); }), Errc::invalid_argument);
+  EXPECT_EQ(code([&] { r.decode_segment(0, small); }), Errc::invalid_argument);
+  EXPECT_EQ(code([&] { r.decode_all(small); }), Errc::invalid_argument);
+
+  // A Source that claims more than it was asked for is a caller bug.
+  EXPECT_EQ(code([&] { decompress_stream([](std::span<uint8_t> d) { return d.size() + 1; }, sink); }),
+            Errc::invalid_argument);
+}
+
+TEST(ApiSegments, SinkFailureStopsTheCompressor) {
+  int calls = 0;
+  CompressOptions opts;
+  opts.chunk_elems = 16;
+  Compressor c(opts, [&](std::span<const uint8_t>) {
+    if (++calls == 2) throw std::runtime_error("disk full");
+  });
+  const Bytes data = weight_bytes(DType::bytes, 1000, 5);
+  EXPECT_THROW(c.write(data), std::runtime_error);
+  const Outcome o = outcome_of([&] { c.finish(); });
+  EXPECT_TRUE(o.threw_error);
+  EXPECT_EQ(o.code, Errc::invalid_argument);
+}
+
+TEST(ApiSegments, SinkFailureInDecompressStreamPropagates) {
+  const Built b = multi_segment(1, 7);
+  size_t pos = 0;
+  auto src = [&](std::span<uint8_t> d) {
+    const size_t k = std::min(d.size(), b.container.size() - pos);
+    std::copy_n(b.container.begin() + static_cast<ptrdiff_t>(pos), k, d.begin());
+    pos += k;
+    return k;
+  };
+  EXPECT_THROW(decompress_stream(src, [](std::span<const uint8_t>) { throw std::runtime_error("pipe closed"); }),
+               std::runtime_error);
+}
+
+TEST(ApiSegments, SummarizeStreamsCoversEveryChunk) {
+  const Built b = multi_segment(1, 7);
+  const Reader r(b.container);
+  const auto sum = summarize_streams(r);
+  ASSERT_FALSE(sum.empty());
+  uint64_t chunks_fp32 = 0;
+  for (const auto& s : sum) {
+    EXPECT_FALSE(s.stream.empty());
+    EXPECT_GT(s.coded_size, 0u);
+    if (s.dtype == DType::fp32) chunks_fp32 = std::max(chunks_fp32, s.chunks_by_mode[0] + s.chunks_by_mode[1] +
+                                                                          s.chunks_by_mode[2] + s.chunks_by_mode[3]);
+  }
+  EXPECT_EQ(chunks_fp32, r.info().segments[0].n_chunks);
+  for (size_t i = 1; i < sum.size(); ++i) EXPECT_LE(sum[i - 1].dtype, sum[i].dtype);
+}
+
+TEST(ApiThreadPool, RunsEveryIndexOnce) {
+  for (unsigned threads : {1u, 2u, 3u, 8u}) {
+    detail::ThreadPool pool(threads);
+    EXPECT_EQ(pool.size(), threads);
+    for (size_t n : {0u, 1u, 5u, 1000u}) {
+      std::vector<std::atomic<int>> hits(n);
+      std::atomic<bool> bad_worker{false};
+      pool.parallel_for(n, [&](size_t i, unsigned w) {
+        if (w >= pool.size()) bad_worker = true;
+        ++hits[i];
+      });
+      EXPECT_FALSE(bad_worker);
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(hits[i].load(), 1) << i;
+    }
+  }
+  EXPECT_GE(detail::ThreadPool(0).size(), 1u);
+}
+
+TEST(ApiThreadPool, ReportsTheLowestFailingIndex) {
+  detail::ThreadPool pool(3);
+  for (int round = 0; round < 50; ++round) {
+    try {
+      pool.parallel_for(200, [&](size_t i, unsigned) {
+        if (i % 37 == 36) throw std::runtime_error(std::to_string(i));
+      });
+      FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "36");
+    }
+  }
+  std::atomic<int> n{0};
+  pool.parallel_for(10, [&](size_t, unsigned) { ++n; });  // still usable after a failure
+  EXPECT_EQ(n.load(), 10);
+}
+
+}  // namespace
+}  // namespace tenzip::testing
