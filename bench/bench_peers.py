@@ -300,6 +300,9 @@ def main(argv=None):
         "git_commit": git("rev-parse", "HEAD"), "git_dirty": bool(git("status", "--porcelain", "--", "src", "include", "cli")),
         "min_time": args.min_time, "min_time_file": args.min_time_file, "threads": threads, "dtypes": dtypes,
         "peers": [p for p in ALL_PEERS if p in wanted], "notes": notes,
+        "tenzip_bin": os.path.abspath(args.tenzip) if args.tenzip else None,
+        "tenzip_bin_mtime": (datetime.datetime.fromtimestamp(os.path.getmtime(args.tenzip), datetime.timezone.utc)
+                             .isoformat(timespec="seconds") if args.tenzip and os.path.exists(args.tenzip) else None),
         "corpus_note": manifest.get("note"),
     }
     tmp = args.out + ".partial"

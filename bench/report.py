@@ -142,6 +142,7 @@ def render(meta, rows, end, results_path):
     vs = ", ".join(f"{k} {v[k]}" for k in ("zipnn", "zstandard", "libzstd", "blosc2", "openzl", "numpy") if v.get(k))
     w(f"- **tenzip:** `{meta.get('tenzip_version') or 'not measured'}`, commit "
       f"`{(meta.get('git_commit') or '?')[:12]}`" + (" (codec sources modified, uncommitted)" if meta.get("git_dirty") else "")
+      + (f"; binary `{meta['tenzip_bin']}` built {meta.get('tenzip_bin_mtime')}" if meta.get("tenzip_bin") else "")
       + f"; **peers:** {vs}")
     for peer, note in (meta.get("notes") or {}).items():
         w(f"- **{peer}:** {note}")
@@ -185,8 +186,9 @@ def render(meta, rows, end, results_path):
     for d in dtypes:
         tz, zp = R.set_ratio("tenzip", d), R.set_ratio("zipnn", d)
         rel = div(tz, zp)
-        w(f"| size ≤ {SIZE_TARGET}× ZipNN | {d} | {fmt_ratio(tz)} | {fmt_ratio(zp)} | {fmt_x(rel, 3)} | "
-          f"{verdict(rel, lambda x: x <= SIZE_TARGET)} |")
+        failed = [r for r in R.failures(d) if r["peer"] == "tenzip"]
+        met = f"❌ no: {len(failed)} round trip(s) failed" if failed else verdict(rel, lambda x: x <= SIZE_TARGET)
+        w(f"| size ≤ {SIZE_TARGET}× ZipNN | {d} | {fmt_ratio(tz)} | {fmt_ratio(zp)} | {fmt_x(rel, 4)} | {met} |")
     for d in SPEED_TARGET_DTYPES:
         if d not in dtypes:
             continue

@@ -20,6 +20,9 @@ cd "$REPO"
 CORPUS="${TENZIP_CORPUS_DIR:-$REPO/../shared/corpus}"
 TENZIP_BIN="${TENZIP_BIN:-build/tenzip}"
 COMMAND="bench/run_bench.sh${*:+ $*}"
+for v in TENZIP_BIN TENZIP_CORPUS_DIR TENZIP_BENCH_VENV; do  # record non-default settings
+  if [[ -n "${!v:-}" ]]; then COMMAND="$v=${!v} $COMMAND"; fi
+done
 
 QUICK=0
 REPORT=1
