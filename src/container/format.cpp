@@ -256,17 +256,17 @@ Index parse_index(std::span<const uint8_t> b, uint64_t index_offset, const FileH
 void check_frame_matches_index(uint64_t i, uint64_t offset, const FrameHeader& h, const IndexChunk& e, uint32_t segment,
                                DType dtype) {
   const std::string where = at("chunk", i, offset);
-  auto mismatch = [&](const char* field, uint64_t frame_v, uint64_t index_v) {
+  auto mismatch = [&](const char* field, uint64_t frame_v, uint64_t index_v, bool as_hex = false) {
     if (frame_v != index_v)
       fail(Errc::corrupt_input, where,
-           std::string("frame and index disagree on ") + field + " (frame " + num(frame_v) + ", index " + num(index_v) +
-               ")");
+           std::string("frame and index disagree on ") + field + " (frame " + (as_hex ? hex(frame_v) : num(frame_v)) +
+               ", index " + (as_hex ? hex(index_v) : num(index_v)) + ")");
   };
   if (h.type != kFrameChunk) fail(Errc::corrupt_input, where, "the index lists a chunk here, but the frame is not a chunk");
   mismatch("frame_offset", offset, e.frame_offset);
   mismatch("frame_size", uint64_t{h.payload_size} + kFrameHeaderSize, e.frame_size);
   mismatch("n_elems", h.n_elems, e.n_elems);
-  mismatch("checksum", h.checksum, e.checksum);
+  mismatch("checksum", h.checksum, e.checksum, true);
   mismatch("segment", h.segment, segment);
   mismatch("dtype", static_cast<uint8_t>(h.dtype), static_cast<uint8_t>(dtype));
 }
