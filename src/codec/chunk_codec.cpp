@@ -16,6 +16,9 @@ StreamPolicy policy_for(DType dtype, int level) noexcept {
   StreamPolicy p;
   level = std::clamp(level, kMinLevel, kMaxLevel);
   p.max_tables = level <= 1 ? 1 : level == 2 ? 4 : level <= 4 ? 8 : 16;
+  p.max_code_len = level >= 5 ? 11 : 9;  // longer codes: a little smaller, slower table builds
+  p.min_huff_gain = level >= 5 ? 0.005 : 0.03;
+  p.zstd_probe_level = level >= 2 ? 1 : 0;
   static constexpr int kZstdForFloats[10] = {0, 0, 0, 0, 0, 3, 6, 9, 15, 19};
   static constexpr int kZstdForBytes[10] = {0, 1, 1, 3, 3, 3, 6, 9, 15, 19};
   p.zstd_level = dtype == DType::bytes ? kZstdForBytes[level] : kZstdForFloats[level];

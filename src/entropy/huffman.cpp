@@ -40,7 +40,7 @@ void set_range(HuffLengths& h) noexcept {
 
 }  // namespace
 
-void huff_build_lengths(const uint32_t* counts, HuffLengths& out) noexcept {
+void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept {
   out = HuffLengths{};
   // Symbols sorted by count ascending (ties by symbol, for determinism).
   struct Node { uint32_t count; uint16_t sym; };
@@ -76,19 +76,19 @@ void huff_build_lengths(const uint32_t* counts, HuffLengths& out) noexcept {
   int depth[512];
   depth[inner_end - 1] = 0;
   for (int i = inner_end - 2; i >= 0; --i) depth[i] = depth[parent[i]] + 1;
-  // Count codes per length, then limit to kHuffMaxBits (the miniz/JPEG Kraft repair):
+  // Count codes per length, then limit to `limit` bits (the miniz/JPEG Kraft repair):
   // overlong codes are clamped, and the Kraft excess is paid by lengthening shorter codes.
   uint32_t bl_count[64] = {};
   for (int i = 0; i < n; ++i) bl_count[depth[i]]++;
   int max_len = 0;
   for (int l = 63; l > 0; --l) if (bl_count[l]) { max_len = l; break; }
-  if (max_len > kHuffMaxBits) {
-    for (int l = kHuffMaxBits + 1; l < 64; ++l) { bl_count[kHuffMaxBits] += bl_count[l]; bl_count[l] = 0; }
+  if (max_len > limit) {
+    for (int l = limit + 1; l < 64; ++l) { bl_count[limit] += bl_count[l]; bl_count[l] = 0; }
     uint64_t total = 0;
-    for (int l = 1; l <= kHuffMaxBits; ++l) total += static_cast<uint64_t>(bl_count[l]) << (kHuffMaxBits - l);
-    while (total > (1u << kHuffMaxBits)) {
-      bl_count[kHuffMaxBits]--;
-      for (int l = kHuffMaxBits - 1; l > 0; --l)
+    for (int l = 1; l <= limit; ++l) total += static_cast<uint64_t>(bl_count[l]) << (limit - l);
+    while (total > (uint64_t{1} << limit)) {
+      bl_count[limit]--;
+      for (int l = limit - 1; l > 0; --l)
         if (bl_count[l]) { bl_count[l]--; bl_count[l + 1] += 2; break; }
       total--;
     }
@@ -116,18 +116,22 @@ void huff_build_encoder(const HuffLengths& h, HuffEncTable& out) noexcept {
     if (h.len[s]) out[s] = {static_cast<uint16_t>(reverse_bits(codes[s], h.len[s])), h.len[s], 0};
 }
 
-void huff_build_decoder(const HuffLengths& h, HuffDecTable& out) noexcept {
-  out.bits = h.max_len;
-  if (h.max_len == 0) {  // single symbol, zero-length code: every lookup yields it twice
-    out.entry[0] = static_cast<uint32_t>(h.min_sym) | (static_cast<uint32_t>(h.min_sym) << 8) | (2u << 28);
+void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexcept {
+  out.bits = bits;
+  const uint32_t size = 1u << bits;
+  if (h.max_len == 0) {  // single symbol, zero-length code: every lookup yields it four times
+    const uint64_t sym = static_cast<uint64_t>(h.min_sym);
+    const uint64_t e = (4u << 8) | ((sym | sym << 8 | sym << 16 | sym << 24) << 32);
+    for (uint32_t i = 0; i < size; ++i) {
+      if (huff_use_multi(bits)) out.multi[i] = e;
+      out.single[i] = static_cast<uint16_t>(sym);
+    }
     return;
   }
   uint32_t codes[256] = {};
   canonical_codes(h, codes);
-  const int bits = h.max_len;
-  const uint32_t size = 1u << bits;
-  // Single-symbol pass: a valid table is a complete code, so every entry gets written.
-  uint16_t single[1u << kHuffMaxBits];
+  // One symbol per index: a valid table is a complete code, so every entry gets written.
+  uint16_t* single = out.single.data();
   for (int s = h.min_sym; s <= h.max_sym; ++s) {
     const int len = h.len[s];
     if (!len) continue;
@@ -135,18 +139,26 @@ void huff_build_decoder(const HuffLengths& h, HuffDecTable& out) noexcept {
     const uint16_t e = static_cast<uint16_t>(s | (len << 8));
     for (uint32_t i = rev; i < size; i += 1u << len) single[i] = e;
   }
-  // Pair pass: after the first code, the remaining bits-len0 index bits decide a second
-  // symbol if its code fits in them.
-  for (uint32_t i = 0; i < size; ++i) {
-    const uint32_t e0 = single[i];
-    const uint32_t len0 = e0 >> 8;
-    const uint32_t e1 = single[i >> len0];  // upper bits unknown (zero): valid only if it fits
-    const uint32_t len1 = e1 >> 8;
-    const uint32_t sym0 = e0 & 0xff;
-    if (len0 + len1 <= static_cast<uint32_t>(bits))
-      out.entry[i] = sym0 | ((e1 & 0xff) << 8) | ((len0 + len1) << 16) | (len0 << 24) | (2u << 28);
-    else
-      out.entry[i] = sym0 | (len0 << 16) | (len0 << 24) | (1u << 28);
+  if (!huff_use_multi(bits)) return;
+  // Up to four symbols per index, by width: E_w[j] greedily decodes the w-bit value j. Its
+  // first code is single[j] (the low bits decide it) if it fits in w bits, and the rest is
+  // E_{w-len}[j >> len], trimmed to three symbols. Each entry costs O(1).
+  uint64_t scratch[2u << kHuffMaxBits];  // E_w at scratch + 2^w for w < bits; E_0 at scratch[0]
+  uint64_t* by_width[kHuffMaxBits + 1];
+  by_width[0] = scratch;
+  scratch[0] = 0;  // no symbol
+  for (int w = 1; w <= bits; ++w) {
+    uint64_t* E = w == bits ? out.multi.data() : scratch + (1u << w);
+    by_width[w] = E;
+    for (uint32_t j = 0; j < (1u << w); ++j) {
+      const uint32_t e0 = single[j];
+      const uint32_t len = e0 >> 8;
+      if (len > static_cast<uint32_t>(w)) { E[j] = 0; continue; }
+      const uint64_t rest = by_width[w - len][j >> len];
+      uint64_t rtotal = rest & 63, rcount = (rest >> 8) & 7, rlens = (rest >> 16) & 0xFFFF, rsyms = rest >> 32;
+      if (rcount == 4) { rtotal -= rlens >> 12; rlens &= 0xFFF; rsyms &= 0xFFFFFF; rcount = 3; }
+      E[j] = (len + rtotal) | ((rcount + 1) << 8) | ((len | (rlens << 4)) << 16) | (((e0 & 0xffu) | (rsyms << 8)) << 32);
+    }
   }
 }
 

@@ -28,21 +28,31 @@ struct HuffEncEntry {
 };
 using HuffEncTable = std::array<HuffEncEntry, 256>;
 
-// Decoder: 2^bits entries indexed by the next `bits` bits (bits = longest code length).
-// Each entry decodes up to two symbols: bits 0-7 first symbol, 8-15 second symbol,
-// 16-23 bits used by both, 24-27 bits used by the first alone, 28-31 symbol count (1 or 2).
-// Two symbols per lookup halves the dependent work: exponent codes average ~3 bits.
+// Decoder: 2^bits entries indexed by the next `bits` bits (bits >= longest code length).
+// `multi` decodes up to four symbols per lookup (exponent codes average ~3 bits, so a 9-bit
+// window usually holds several): bits 0-5 bits used by all its symbols (low, so a shift can
+// take the entry as its count), 8-10 symbol count (1..4), 16-31 the four code lengths
+// (4 bits each, first symbol lowest), 32-63 the symbols (first symbol lowest byte).
+// `single` decodes exactly one: bits 0-7 symbol, 8-11 code length (used near block ends).
 struct HuffDecTable {
-  std::array<uint32_t, 1u << kHuffMaxBits> entry;
+  std::array<uint64_t, 1u << kHuffMaxBits> multi;
+  std::array<uint16_t, 1u << kHuffMaxBits> single;
   int bits = 0;
 };
 
-// Optimal lengths for `counts` (sum > 0), limited to kHuffMaxBits.
-void huff_build_lengths(const uint32_t* counts, HuffLengths& out) noexcept;
+// Optimal lengths for `counts` (sum > 0), limited to `limit` bits (1..kHuffMaxBits; a
+// 256-symbol alphabet needs limit >= 8).
+void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept;
 // Exact coded size in bits of `counts` under `lengths`.
 uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& lengths) noexcept;
 void huff_build_encoder(const HuffLengths& lengths, HuffEncTable& out) noexcept;
-void huff_build_decoder(const HuffLengths& lengths, HuffDecTable& out) noexcept;
+// Multi-symbol lookups pay off only for short codes (exponents); wide alphabets (mantissa
+// bytes, codes of 6+ bits) decode one symbol per lookup and skip building `multi`.
+inline constexpr int kHuffMultiMaxBits = 9;
+inline bool huff_use_multi(int bits) noexcept { return bits <= kHuffMultiMaxBits; }
+// Builds the table at index width `bits` (>= lengths.max_len, <= kHuffMaxBits); `multi`
+// only if huff_use_multi(bits).
+void huff_build_decoder(const HuffLengths& lengths, int bits, HuffDecTable& out) noexcept;
 
 // Table description: u8 min_sym, u8 max_sym, then for max_sym > min_sym the lengths of
 // symbols min_sym..max_sym as 4-bit values, two per byte, low nibble first.

@@ -10,7 +10,7 @@ namespace tenzip::detail {
 
 struct HuffKernels {
   void (*encode4)(const uint8_t*, size_t, size_t, const HuffEncTable* const*, uint8_t* const[4], size_t[4]);
-  void (*decode4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const HuffDecTable* const*, uint8_t*, uint64_t[4]);
+  void (*decode4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const HuffDecTable* const*, int, uint8_t*, uint64_t[4]);
   void (*histogram)(const uint8_t*, size_t, uint32_t*);  // adds counts of n bytes into 256 bins
 };
 const HuffKernels& huff_kernels() noexcept;

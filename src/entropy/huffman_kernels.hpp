@@ -60,124 +60,191 @@ inline void huff_encode4(const uint8_t* __restrict syms, size_t n, size_t block_
   for (int s = 0; s < 4; ++s) { w[s].finish(); sizes[s] = static_cast<size_t>(w[s].p - out[s]); }
 }
 
+// Reader of one LSB-first bitstream. `buf` holds the next unread bits at the bottom and a
+// 1 just above them (a sentinel), so the count of valid bits is implicit (63 - lzcnt) and a
+// lookup only has to shift: per stream, only `buf` and the output pointer stay hot.
 struct BitReader {
   const uint8_t* p;
   const uint8_t* limit;  // end of readable memory (not of this stream): over-reads stay inside
-  uint64_t buf = 0;
-  unsigned nb = 0;       // valid bits in buf
-  size_t past_end = 0;   // bytes "read" beyond `limit` as zeros (only when input is corrupt or at its very end)
+  uint64_t buf = 1;
+  size_t past_end = 0;   // bytes taken beyond `limit` as zeros (corrupt input, or the very end)
+
+  // Afterwards at least 55 valid bits are buffered.
   inline void refill() noexcept {
+    const unsigned nb = 63 - static_cast<unsigned>(__builtin_clzll(buf));
+    const uint64_t valid = buf ^ (uint64_t{1} << nb);
+    const size_t adv = (62 - nb) >> 3;
+    uint64_t v;
     if (__builtin_expect(limit - p >= 8, 1)) {
-      buf |= load_u64(p) << nb;
-      p += (63 - nb) >> 3;
-      nb |= 56;
+      v = load_u64(p);
+      p += adv;
     } else {
-      refill_slow();
+      const size_t avail = static_cast<size_t>(limit - p);
+      v = 0;
+      std::memcpy(&v, p, avail < 8 ? avail : 8);
+      const size_t take = adv < avail ? adv : avail;
+      past_end += adv - take;
+      p += take;
     }
+    const unsigned nb2 = nb + 8 * static_cast<unsigned>(adv);  // 55..62
+    const uint64_t merged = valid | (v << nb);
+    buf = (merged & ((uint64_t{1} << nb2) - 1)) | (uint64_t{1} << nb2);
   }
-  void refill_slow() noexcept {
-    const size_t avail = static_cast<size_t>(limit - p);
-    uint64_t v = 0;
-    std::memcpy(&v, p, avail < 8 ? avail : 8);
-    buf |= v << nb;
-    size_t adv = (63 - nb) >> 3;
-    if (adv > avail) { past_end += adv - avail; adv = avail; }
-    p += adv;
-    nb |= 56;
-  }
-  // One lookup: up to two symbols (see HuffDecTable). Writes 2 bytes, returns how many count.
-  inline unsigned decode2(const uint32_t* t, uint64_t mask, uint8_t* dst) noexcept {
-    const uint32_t e = t[buf & mask];
-    const unsigned len = (e >> 16) & 0xff;
-    buf >>= len;
-    nb -= len;
-    const uint16_t two = static_cast<uint16_t>(e);
-    std::memcpy(dst, &two, 2);
-    return e >> 28;
-  }
-  // One symbol only (near the end of a block, where a second byte must not be written).
-  inline void decode1(const uint32_t* t, uint64_t mask, uint8_t* dst) noexcept {
-    const uint32_t e = t[buf & mask];
-    const unsigned len = (e >> 24) & 0xf;
-    buf >>= len;
-    nb -= len;
-    *dst = static_cast<uint8_t>(e);
-  }
-  // Bits consumed from `start`.
   uint64_t consumed(const uint8_t* start) const noexcept {
+    const unsigned nb = 63 - static_cast<unsigned>(__builtin_clzll(buf));
     return static_cast<uint64_t>(p - start + past_end) * 8 - nb;
   }
 };
 
-struct StreamCursor {
-  uint8_t* out;        // next output byte
-  uint8_t* block_end;  // end of the current block's output
-  size_t block;        // current block index
-  size_t last_block;   // one past this stream's last block
-  const uint32_t* t;
-  uint64_t mask;
-  unsigned k;          // lookups per refill for this table
+// Entry layouts: see HuffDecTable.
+inline unsigned dec_len(uint64_t e) noexcept { return static_cast<unsigned>(e & 63); }
+inline unsigned dec_count(uint64_t e) noexcept { return static_cast<unsigned>(e >> 8) & 7; }
+
+// Lockstep decoding of four streams. Per stream: its output and tables.
+struct Lane {
+  uint8_t* out;
+  uint8_t* block_end;
+  size_t block;
+  size_t last_block;
+  const uint64_t* t;
+  const uint16_t* single;
 };
 
-// Decodes n symbols. stream[s] starts bitstream s; `limit` is the end of readable memory.
-// consumed[s] receives the bits read from each stream (the caller checks them).
-// The four streams run in lockstep while every one of them is at least 2 * 8 lookups away
-// from its block end; near block ends each stream finishes alone, one symbol at a time.
+// Rounds of K lookups per stream while every stream has room for a full round in its block.
+// Multi: each lookup writes 4 bytes and keeps 1..4. Single: one symbol per lookup.
+template <int K, bool kMulti>
+inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
+  constexpr size_t kRoom = kMulti ? 4 * K + 4 : K;
+  uint64_t b0 = r[0].buf, b1 = r[1].buf, b2 = r[2].buf, b3 = r[3].buf;
+  uint8_t *o0 = lane[0].out, *o1 = lane[1].out, *o2 = lane[2].out, *o3 = lane[3].out;
+  uint8_t* const e0 = lane[0].block_end - kRoom;
+  uint8_t* const e1 = lane[1].block_end - kRoom;
+  uint8_t* const e2 = lane[2].block_end - kRoom;
+  uint8_t* const e3 = lane[3].block_end - kRoom;
+  if constexpr (kMulti) {
+    const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
+    while (o0 <= e0 && o1 <= e1 && o2 <= e2 && o3 <= e3) {
+      r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
+      r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
+      b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
+#define TENZIP_STEP(b, o, t)                                \
+      {                                                     \
+        const uint64_t e = t[b & mask];                     \
+        b >>= dec_len(e);                                   \
+        const uint32_t four = static_cast<uint32_t>(e >> 32); \
+        std::memcpy(o, &four, 4);                           \
+        o += dec_count(e);                                  \
+      }
+      for (int i = 0; i < K; ++i) {
+        TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
+      }
+#undef TENZIP_STEP
+    }
+  } else {
+    const uint16_t *t0 = lane[0].single, *t1 = lane[1].single, *t2 = lane[2].single, *t3 = lane[3].single;
+    while (o0 <= e0 && o1 <= e1 && o2 <= e2 && o3 <= e3) {
+      r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
+      r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
+      b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
+#define TENZIP_STEP(b, o, t)             \
+      {                                  \
+        const uint16_t e = t[b & mask];  \
+        b >>= (e >> 8);                  \
+        *o++ = static_cast<uint8_t>(e);  \
+      }
+      for (int i = 0; i < K; ++i) {
+        TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
+      }
+#undef TENZIP_STEP
+    }
+  }
+  r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
+  lane[0].out = o0; lane[1].out = o1; lane[2].out = o2; lane[3].out = o3;
+}
+
+// One stream alone to the end of its current block, one symbol per lookup (short tails,
+// or once the other streams are done).
+inline void huff_finish_block(BitReader& r, Lane& l, uint64_t mask, int k) noexcept {
+  while (l.out < l.block_end) {
+    r.refill();
+    for (int i = 0; i < k && l.out < l.block_end; ++i) {
+      const uint16_t e = l.single[r.buf & mask];
+      r.buf >>= (e >> 8);
+      *l.out++ = static_cast<uint8_t>(e);
+    }
+  }
+}
+
+// Decodes n symbols coded by huff_encode4. All tables share the index width `bits`
+// (tables are built at that width). stream[s] starts bitstream s; `limit` is the end of
+// readable memory. consumed[s] receives the bits read from each stream (the caller checks).
+//
+// The four streams advance at different speeds, so one finishes first. Its lane then keeps
+// running as a dummy (reading zeros, writing to a sink) so that the others stay in the fast
+// four-way loop; only the last few symbols of each block go one lookup per symbol.
 inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, size_t n, size_t block_size,
-                         const HuffDecTable* const* block_tables, uint8_t* __restrict dst, uint64_t consumed[4]) noexcept {
+                         const HuffDecTable* const* block_tables, int bits, uint8_t* __restrict dst,
+                         uint64_t consumed[4]) noexcept {
+  static const uint8_t kZeros[64] = {};
+  constexpr size_t kSink = 4096;
+  alignas(64) uint8_t sink[kSink + 64];
   BitReader r[4] = {{stream[0], limit}, {stream[1], limit}, {stream[2], limit}, {stream[3], limit}};
   const size_t n_blocks = n == 0 ? 0 : (n - 1) / block_size + 1;
   const size_t per = (n_blocks + 3) / 4;
-  StreamCursor c[4];
-  auto enter_block = [&](StreamCursor& cur, size_t b) {
-    cur.block = b;
-    if (b >= cur.last_block) { cur.out = cur.block_end = nullptr; return; }
+  const uint64_t mask = (uint64_t{1} << bits) - 1;
+  const int k = bits == 0 ? 8 : (55 / bits < 8 ? 55 / bits : 8);
+  const bool multi = huff_use_multi(bits);
+  const size_t tail = multi ? static_cast<size_t>(4 * k + 4) : static_cast<size_t>(k);  // room for one round
+  Lane lane[4];
+  bool done[4];
+  auto enter_block = [&](int s, size_t b) {
+    Lane& l = lane[s];
+    l.block = b;
+    if (b >= l.last_block) {  // stream finished: record its length, turn it into a dummy
+      consumed[s] = r[s].consumed(stream[s]);
+      done[s] = true;
+      return;
+    }
     const size_t start = b * block_size;
-    cur.out = dst + start;
-    cur.block_end = dst + (start + block_size < n ? start + block_size : n);
-    const HuffDecTable& tab = *block_tables[b];
-    cur.t = tab.entry.data();
-    cur.mask = (uint64_t{1} << tab.bits) - 1;
-    cur.k = tab.bits == 0 ? 8 : (56 / tab.bits < 8 ? 56 / tab.bits : 8);
+    l.out = dst + start;
+    l.block_end = dst + (start + block_size < n ? start + block_size : n);
+    l.t = block_tables[b]->multi.data();
+    l.single = block_tables[b]->single.data();
   };
   for (int s = 0; s < 4; ++s) {
-    const size_t first = s * per < n_blocks ? s * per : n_blocks;
-    c[s].last_block = (s + 1) * per < n_blocks ? (s + 1) * per : n_blocks;
-    enter_block(c[s], first);
+    done[s] = false;
+    lane[s].last_block = (s + 1) * per < n_blocks ? (s + 1) * per : n_blocks;
+    enter_block(s, s * per < n_blocks ? s * per : n_blocks);
   }
-  constexpr size_t kSlack = 2 * 8;  // bytes one lockstep round may write per stream, at most
+  if (n_blocks == 0) return;
   for (;;) {
-    // Lockstep rounds: K lookups per stream per refill, K fixed by the coarsest table.
-    for (;;) {
-      bool ok = true;
-      unsigned k = 8;
-      for (int s = 0; s < 4; ++s) {
-        ok &= c[s].out != nullptr && static_cast<size_t>(c[s].block_end - c[s].out) >= kSlack;
-        if (c[s].out) k = c[s].k < k ? c[s].k : k;
-      }
-      if (!ok) break;
-      for (int s = 0; s < 4; ++s) r[s].refill();
-      for (unsigned i = 0; i < k; ++i)
-        for (int s = 0; s < 4; ++s) c[s].out += r[s].decode2(c[s].t, c[s].mask, c[s].out);
-    }
-    // Finish alone the blocks close to their end, or every block once a stream has run out.
-    bool any = false, all_active = true;
-    for (int s = 0; s < 4; ++s) all_active &= c[s].out != nullptr;
+    bool any = false;
     for (int s = 0; s < 4; ++s) {
-      StreamCursor& cur = c[s];
-      if (!cur.out) continue;
-      any = true;
-      if (all_active && static_cast<size_t>(cur.block_end - cur.out) >= kSlack) continue;
-      while (cur.out < cur.block_end) {
-        r[s].refill();
-        for (unsigned i = 0; i < cur.k && cur.block_end - cur.out >= 2; ++i) cur.out += r[s].decode2(cur.t, cur.mask, cur.out);
-        if (cur.block_end - cur.out == 1) { r[s].refill(); r[s].decode1(cur.t, cur.mask, cur.out); ++cur.out; }
-      }
-      enter_block(cur, cur.block + 1);
+      if (!done[s]) { any = true; continue; }
+      lane[s].out = sink;
+      lane[s].block_end = sink + kSink;
+      lane[s].t = block_tables[0]->multi.data();
+      lane[s].single = block_tables[0]->single.data();
+      r[s] = BitReader{kZeros, kZeros + sizeof(kZeros)};
     }
     if (!any) break;
+    if (multi) {
+      switch (k) {
+        case 8: huff_lockstep<8, true>(r, lane, mask); break;
+        case 7: huff_lockstep<7, true>(r, lane, mask); break;
+        case 6: huff_lockstep<6, true>(r, lane, mask); break;
+        default: huff_lockstep<5, true>(r, lane, mask); break;
+      }
+    } else {
+      huff_lockstep<5, false>(r, lane, mask);  // bits >= 10: 5 lookups per refill
+    }
+    for (int s = 0; s < 4; ++s) {
+      Lane& l = lane[s];
+      if (done[s] || static_cast<size_t>(l.block_end - l.out) >= tail) continue;
+      huff_finish_block(r[s], l, mask, k);
+      enter_block(s, l.block + 1);
+    }
   }
-  for (int s = 0; s < 4; ++s) consumed[s] = r[s].consumed(stream[s]);
 }
 
 }  // namespace

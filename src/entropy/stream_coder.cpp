@@ -62,6 +62,8 @@ void set_range(Cluster& c) noexcept {
   while (c.hi > 0 && c.h[c.hi] == 0) --c.hi;
 }
 
+constexpr size_t kProbeSlice = 2048;
+
 }  // namespace
 
 // ------------------------------------------------------------------------------ encoder
@@ -76,6 +78,22 @@ struct StreamEncoder::Scratch {
   ZSTD_CCtx* cctx = nullptr;
   ~Scratch() { ZSTD_freeCCtx(cctx); }
 };
+
+namespace {
+// Compresses four slices spread over the stream; says whether zstd looks at least 10%
+// smaller than both the order-0 bound (which HUFF approaches) and storing.
+bool probe_zstd(ZSTD_CCtx*& cctx, std::vector<uint8_t>& buf, const uint8_t* syms, size_t n, double entropy_bits,
+                int level) {
+  if (!cctx) cctx = ZSTD_createCCtx();
+  uint8_t sample[4 * kProbeSlice];
+  for (int i = 0; i < 4; ++i) std::memcpy(sample + i * kProbeSlice, syms + (n / 4) * i, kProbeSlice);
+  buf.resize(ZSTD_compressBound(sizeof(sample)));
+  const size_t z = ZSTD_compressCCtx(cctx, buf.data(), buf.size(), sample, sizeof(sample), level);
+  if (ZSTD_isError(z)) return false;
+  const double order0 = std::min(entropy_bits / 8.0 / static_cast<double>(n), 1.0) * sizeof(sample);
+  return static_cast<double>(z) < 0.9 * order0;
+}
+}  // namespace
 
 StreamEncoder::StreamEncoder() : s_(std::make_unique<Scratch>()) {}
 StreamEncoder::~StreamEncoder() = default;
@@ -118,8 +136,15 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   // order-0 bound, before table costs, already says HUFF cannot win by 1%.
   double entropy_bits = nlogn(n);
   for (int s = 0; s < 256; ++s) entropy_bits -= nlogn(total[s]);
-  const bool huff_hopeless = entropy_bits > 0.99 * 8.0 * static_cast<double>(n);
-  if (huff_hopeless && policy.zstd_level == 0) return emit_raw();
+  // HUFF must save at least min_huff_gain: on near-random bytes a 1% gain is not worth a
+  // decode several times slower than a copy.
+  const bool huff_hopeless = entropy_bits > (1.0 - policy.min_huff_gain) * 8.0 * static_cast<double>(n);
+  // ZSTD: at levels that do not always try it, a sample decides (LZ structure, e.g. repeated
+  // tensors or smooth tables, is invisible to an order-0 estimate).
+  int zstd_level = policy.zstd_level;
+  if (zstd_level == 0 && policy.zstd_probe_level > 0 && n >= 4 * kProbeSlice)
+    zstd_level = probe_zstd(S.cctx, S.zbuf, syms, n, entropy_bits, policy.zstd_probe_level) ? policy.zstd_probe_level : 0;
+  if (huff_hopeless && zstd_level == 0) return emit_raw();
   // ---- HUFF: cluster block histograms into at most max_tables tables.
   Cluster* C = S.clusters;
   int alive[kMaxBlocks];
@@ -168,7 +193,23 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     }
   }
   const int n_tables = n_alive;
-  for (int t = 0; t < n_tables; ++t) huff_build_lengths(C[alive[t]].h, S.lengths[t]);
+  // Short codes keep decode tables small (cheap to build, L1-resident); wide alphabets
+  // (fp16's exponent+mantissa byte) lose too much with them, so fall back to the full limit.
+  const int short_limit = std::clamp(policy.max_code_len, 8, kHuffMaxBits);
+  uint64_t cost_short = 0, cost_full = 0;
+  for (int t = 0; t < n_tables; ++t) {
+    huff_build_lengths(C[alive[t]].h, short_limit, S.lengths[t]);
+    cost_short += huff_cost_bits(C[alive[t]].h, S.lengths[t]);
+  }
+  if (short_limit < kHuffMaxBits) {
+    HuffLengths full;
+    for (int t = 0; t < n_tables; ++t) {
+      huff_build_lengths(C[alive[t]].h, kHuffMaxBits, full);
+      cost_full += huff_cost_bits(C[alive[t]].h, full);
+    }
+    if (static_cast<double>(cost_short) > 1.004 * static_cast<double>(cost_full))
+      for (int t = 0; t < n_tables; ++t) huff_build_lengths(C[alive[t]].h, kHuffMaxBits, S.lengths[t]);
+  }
 
   // Give each block the table that codes it in the fewest bits (among those covering it).
   uint8_t block_table[kMaxBlocks];
@@ -229,10 +270,10 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   }
 
   // ---- ZSTD, when the level asks for it: catches structure an order-0 coder cannot see.
-  if (policy.zstd_level > 0) {
+  if (zstd_level > 0) {
     if (!S.cctx) S.cctx = ZSTD_createCCtx();
     S.zbuf.resize(ZSTD_compressBound(n));
-    const size_t z = ZSTD_compressCCtx(S.cctx, S.zbuf.data(), S.zbuf.size(), syms, n, policy.zstd_level);
+    const size_t z = ZSTD_compressCCtx(S.cctx, S.zbuf.data(), S.zbuf.size(), syms, n, zstd_level);
     if (!ZSTD_isError(z) && 5 + z < best_size) {
       out.resize(mode_pos);
       out.push_back(static_cast<uint8_t>(StreamMode::zstd));
@@ -298,13 +339,15 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
   const size_t n_blocks = n == 0 ? 0 : ((n - 1) >> block_log) + 1;
   if (n_blocks > kHuffMaxBlocks) corrupt("more than 4096 huffman blocks");
   size_t p = 2;
+  HuffLengths lengths[kHuffMaxTables];
+  int bits = 0;  // one index width for all tables of the stream: the decode loop shares its mask
   for (int t = 0; t < n_tables; ++t) {
-    HuffLengths L;
-    const size_t used = huff_read_description(sec.subspan(p), L);
+    const size_t used = huff_read_description(sec.subspan(p), lengths[t]);
     if (used == 0) corrupt("invalid huffman table");
-    huff_build_decoder(L, S.tables[t]);
+    bits = std::max(bits, lengths[t].max_len);
     p += used;
   }
+  for (int t = 0; t < n_tables; ++t) huff_build_decoder(lengths[t], bits, S.tables[t]);
   if (n_tables > 1) {
     const size_t id_bytes = (n_blocks + 1) / 2;
     if (sec.size() - p < id_bytes) corrupt("huffman block table ids truncated");
@@ -329,7 +372,7 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
   streams[0] = sec.data() + p;
   for (int s = 1; s < 4; ++s) streams[s] = streams[s - 1] + sizes[s - 1];
   uint64_t consumed[4];
-  huff_kernels().decode4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_tables, dst, consumed);
+  huff_kernels().decode4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_tables, bits, dst, consumed);
   for (int s = 0; s < 4; ++s)
     if ((consumed[s] + 7) / 8 != sizes[s]) corrupt("huffman bitstream length does not match its contents");
   return dst;

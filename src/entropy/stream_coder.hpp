@@ -21,6 +21,9 @@ struct StreamPolicy {
   int max_tables = 8;     // HUFF: tables per stream (1 = one table, no block switching)
   int block_log = 12;     // HUFF: symbols per table-switch block = 2^block_log
   int zstd_level = 0;     // 0 = never try ZSTD
+  int max_code_len = 11;  // HUFF: shorter limits give smaller decode tables (faster to build)
+  double min_huff_gain = 0.01;  // HUFF only if the order-0 bound saves this fraction vs RAW
+  int zstd_probe_level = 0;     // if zstd_level == 0: probe a sample with zstd at this level
 };
 
 class StreamEncoder {
