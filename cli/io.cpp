@@ -171,8 +171,18 @@ Output::Output(const std::string& path, bool force, const Input* input, unsigned
       throw CliError(1, "stdout is the input file " + input->name() + "; refusing to write over it");
     return;
   }
-  path_ = path;
   name_ = path;
+  struct stat st {};
+  if (stat(path.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)) {
+    // A device or FIFO (-o /dev/null): nothing to replace, so no temp file and no -f needed.
+    if (input && st.st_dev == input->dev() && st.st_ino == input->ino())
+      throw CliError(1, path + ": is the input file; refusing to write over it");
+    fd_ = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+    if (fd_ < 0) fail_errno(path, "open");
+    direct_ = true;
+    return;
+  }
+  path_ = path;
   check_output_path(path, force, input);
   // The temp file lives beside the output so that rename() is atomic (same filesystem).
   const std::string dir = dir_of(path);
@@ -195,10 +205,13 @@ Output::Output(const std::string& path, bool force, const Input* input, unsigned
   }
 }
 
-Output::~Output() { discard(); }
+Output::~Output() {
+  if (direct_ && fd_ >= 0) ::close(fd_);
+  discard();
+}
 
 void Output::discard() noexcept {
-  if (is_stdout() || committed_) return;
+  if (is_stdout() || direct_ || committed_) return;
   SignalBlock block;
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
@@ -222,7 +235,7 @@ void Output::write(std::span<const uint8_t> data) {
 
 void Output::commit() {
   if (committed_) return;
-  if (is_stdout()) {
+  if (is_stdout() || direct_) {
     committed_ = true;
     return;
   }

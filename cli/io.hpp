@@ -63,8 +63,8 @@ class Input {
 // Reads a whole input into memory (bench, inspect).
 std::vector<uint8_t> read_all(const std::string& path);
 
-// An output: stdout, or a temp file renamed over `path` by commit(). Destroying an
-// uncommitted output removes the temp file.
+// An output: stdout, an existing device or FIFO written in place, or a temp file renamed
+// over `path` by commit(). Destroying an uncommitted output removes the temp file.
 class Output {
  public:
   // `force`: allowed to replace an existing file. `input`: refuse if the output is that file.
@@ -76,7 +76,8 @@ class Output {
 
   void write(std::span<const uint8_t> data);  // throws CliError on failure
   void commit();                              // fsync + rename (files); flush (stdout)
-  bool is_stdout() const { return path_.empty(); }
+  // No summary for stdout; a device output (-o /dev/null) is written in place.
+  bool is_stdout() const { return path_.empty() && !direct_; }
   const std::string& name() const { return name_; }
   uint64_t bytes_written() const { return written_; }
 
@@ -88,6 +89,7 @@ class Output {
   std::string name_;
   bool force_ = false;
   bool committed_ = false;
+  bool direct_ = false;  // existing device/FIFO written in place
   uint64_t written_ = 0;
 };
 

@@ -63,6 +63,23 @@ ALL=$TENZIP_CORPUS_DIR
 big=big.bin
 for i in 1 2 3; do cat "$ALL"/llm/*.bin "$ALL"/cnn/*.bin "$ALL"/hybrid/*.onnx; done >"$big"  # ~75 MB
 
+# Progress: shown on a terminal for a big input (> 64 MiB), never when stderr is not one.
+if command -v script >/dev/null; then
+  script -qec "$TENZIP compress --dtype fp32 -T 2 -o p.tnz $big" /dev/null >tty.out 2>&1 </dev/null \
+    || { cat tty.out; fail "compress under a terminal failed"; }
+  grep -q 'MB/s' tty.out || { cat tty.out; fail "no progress line on a terminal"; }
+  grep -q "p.tnz)" tty.out || fail "no summary on a terminal"
+  rm -f p.tnz
+  script -qec "$TENZIP compress -q --dtype fp32 -o p.tnz $big" /dev/null >tty.out 2>&1 </dev/null
+  [[ ! -s tty.out ]] || { cat tty.out; fail "-q printed on a terminal"; }
+  ok
+  rm -f p.tnz tty.out
+fi
+run_expect 0 "$TENZIP" compress --dtype fp32 -o p.tnz "$big"
+[[ $(wc -l <"$WORK/err") -eq 1 ]] && ! grep -q 'MB/s' "$WORK/err" || fail "progress shown on a non-terminal: $(cat "$WORK/err")"
+ok
+rm -f p.tnz
+
 wait_for_temp() {  # wait until a temp file for output $1 exists (up to 60 s)
   local i
   for ((i = 0; i < 600; i++)); do

@@ -134,6 +134,16 @@ if [[ -w /dev/full ]]; then
   grep -q 'stdout' "$WORK/err" || fail "write error does not name stdout"
 fi
 
+# ---- devices are written in place, without -f (zstd's `-o /dev/null` habit)
+run_expect 0 "$TENZIP" decompress -o /dev/null a.bin.tnz
+run_expect 0 "$TENZIP" compress -q --dtype fp32 -o /dev/null a.bin
+[[ -c /dev/null ]] || fail "/dev/null was replaced"
+ok
+if [[ -w /dev/full ]]; then
+  run_expect 1 "$TENZIP" decompress -o /dev/full a.bin.tnz
+  check_error_line
+fi
+
 # ---- terminals: compressed data is not written to a terminal, nor read from one
 if command -v script >/dev/null; then
   # script gives the command a pseudo-terminal as stdin/stdout/stderr
