@@ -1,4 +1,8 @@
 // Minimal JSON writing helpers for --json outputs.
+// GCC 12 warns falsely about std::string concatenation at -O3 (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 #include <cmath>
 #include <cstdio>
 

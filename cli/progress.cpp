@@ -1,3 +1,7 @@
+// GCC 12 warns falsely about std::string concatenation at -O3 (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
 #include "progress.hpp"
 
 #include <unistd.h>
