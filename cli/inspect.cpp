@@ -162,7 +162,8 @@ std::string histogram_json(const ExpStats& s) {
 }  // namespace
 
 int run_inspect(const InspectArgs& a) {
-  const std::vector<uint8_t> data = read_all(a.input);
+  const WholeInput whole(a.input);
+  const std::span<const uint8_t> data = whole.bytes();
   const std::string name = is_stdio(a.input) ? "stdin" : a.input;
 
   try {

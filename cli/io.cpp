@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -127,6 +128,28 @@ std::vector<uint8_t> read_all(const std::string& path) {
     if (n < kBlock) break;
   }
   return buf;
+}
+
+WholeInput::WholeInput(const std::string& path) {
+  {
+    Input in(path);
+    if (in.is_regular() && !is_stdio(path) && in.size() && *in.size() > 0) {
+      void* m = mmap(nullptr, *in.size(), PROT_READ, MAP_PRIVATE, in.fd(), 0);
+      if (m != MAP_FAILED) {
+        map_ = m;
+        data_ = static_cast<const uint8_t*>(m);
+        size_ = *in.size();
+        return;
+      }
+    }
+  }
+  buf_ = read_all(path);
+  data_ = buf_.data();
+  size_ = buf_.size();
+}
+
+WholeInput::~WholeInput() {
+  if (map_) munmap(map_, size_);
 }
 
 // ---------------------------------------------------------------- Output

@@ -63,6 +63,23 @@ class Input {
 // Reads a whole input into memory (bench, inspect).
 std::vector<uint8_t> read_all(const std::string& path);
 
+// A whole input as bytes: a read-only mapping for regular files (no copy, pages loaded on
+// demand: inspect of a multi-GB container), else read into memory (stdin, pipes).
+class WholeInput {
+ public:
+  explicit WholeInput(const std::string& path);
+  ~WholeInput();
+  WholeInput(const WholeInput&) = delete;
+  WholeInput& operator=(const WholeInput&) = delete;
+  std::span<const uint8_t> bytes() const { return {data_, size_}; }
+
+ private:
+  std::vector<uint8_t> buf_;
+  const uint8_t* data_ = nullptr;
+  size_t size_ = 0;
+  void* map_ = nullptr;
+};
+
 // An output: stdout, an existing device or FIFO written in place, or a temp file renamed
 // over `path` by commit(). Destroying an uncommitted output removes the temp file.
 class Output {
