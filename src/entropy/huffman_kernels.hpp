@@ -81,7 +81,7 @@ struct BitReader {
     } else {
       const size_t avail = static_cast<size_t>(limit - p);
       v = 0;
-      std::memcpy(&v, p, avail < 8 ? avail : 8);
+      if (avail) std::memcpy(&v, p, avail < 8 ? avail : 8);
       const size_t take = adv < avail ? adv : avail;
       past_end += adv - take;
       p += take;

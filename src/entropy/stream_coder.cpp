@@ -243,8 +243,10 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     for (int t = 0; t < n_tables; ++t) huff_build_encoder(S.lengths[t], S.enc[t]);
     for (int b = 0; b < n_blocks; ++b) bt[b] = &S.enc[block_table[b]];
     uint8_t* bufs[4];
+    // A stream codes whole blocks: up to ceil(n_blocks / 4) of them.
+    const size_t max_stream_syms = std::min(n, ((n_blocks + 3) / 4) * block_size);
     for (int s = 0; s < 4; ++s) {
-      S.bits[s].resize((n / 4 + 1) * kHuffMaxBits / 8 + 32);
+      S.bits[s].resize(max_stream_syms * kHuffMaxBits / 8 + 32);
       bufs[s] = S.bits[s].data();
     }
     size_t sizes[4];

@@ -1,0 +1,343 @@
+// Chunk codec and its parts: Huffman tables, stream modes, split kernels. Round trips are
+// compared byte for byte; the portable and AVX2 kernels are checked against each other.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include "codec/chunk_codec.hpp"
+#include "entropy/huffman.hpp"
+#include "entropy/huffman_dispatch.hpp"
+#include "entropy/stream_coder.hpp"
+#include "split/split.hpp"
+
+using namespace tenzip;
+using namespace tenzip::detail;
+
+namespace {
+
+std::vector<uint8_t> bytes_with(size_t n, uint32_t seed, int kind) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> v(n);
+  std::geometric_distribution<int> geo(0.35);
+  for (size_t i = 0; i < n; ++i) {
+    switch (kind) {
+      case 0: v[i] = 7; break;                                        // constant
+      case 1: v[i] = static_cast<uint8_t>(rng() & 1); break;          // two symbols
+      case 2: v[i] = static_cast<uint8_t>(120 + std::min(geo(rng), 30)); break;  // exponent-like
+      case 3: v[i] = static_cast<uint8_t>(rng()); break;              // uniform
+      case 4: v[i] = static_cast<uint8_t>(std::min(geo(rng), 255) * 3); break;  // wide, skewed
+      case 5: {                                                       // drifting: table switching
+        const int base = 100 + static_cast<int>((i / 3000) % 5) * 6;
+        v[i] = static_cast<uint8_t>(base + std::min(geo(rng), 12));
+        break;
+      }
+      case 6: v[i] = static_cast<uint8_t>((i / 7) % 251); break;      // LZ-friendly
+      default: {                                                      // Fibonacci-like: deep trees
+        uint32_t r = rng();
+        int s = 0;
+        while (s < 40 && (r & 1)) { ++s; r >>= 1; if (!r) r = rng(); }
+        v[i] = static_cast<uint8_t>(s);
+      }
+    }
+  }
+  return v;
+}
+
+StreamPolicy policy(int tables, int code_len, int zstd) {
+  StreamPolicy p;
+  p.max_tables = tables;
+  p.max_code_len = code_len;
+  p.zstd_level = zstd;
+  p.min_huff_gain = 0.0;
+  return p;
+}
+
+}  // namespace
+
+TEST(Huffman, LengthsRespectLimitAndFormCompleteCode) {
+  std::mt19937 rng(1);
+  for (int trial = 0; trial < 300; ++trial) {
+    uint32_t counts[256] = {};
+    const int used = 2 + static_cast<int>(rng() % 255);
+    for (int s = 0; s < used; ++s) counts[(s * 37 + trial) & 255] = 1 + (trial % 3 == 0 ? (1u << (s % 24)) : rng() % 100000);
+    for (int limit : {8, 9, 11}) {
+      HuffLengths h;
+      huff_build_lengths(counts, limit, h);
+      uint64_t kraft = 0;
+      for (int s = 0; s < 256; ++s) {
+        EXPECT_EQ(h.len[s] != 0, counts[s] != 0) << "symbol " << s;
+        EXPECT_LE(h.len[s], limit);
+        if (h.len[s]) kraft += uint64_t{1} << (kHuffMaxBits - h.len[s]);
+      }
+      EXPECT_EQ(kraft, uint64_t{1} << kHuffMaxBits) << "trial " << trial << " limit " << limit;
+      uint8_t desc[160];
+      const size_t size = huff_write_description(h, desc);
+      ASSERT_EQ(size, huff_description_size(h));
+      HuffLengths back;
+      ASSERT_EQ(huff_read_description({desc, size}, back), size);
+      EXPECT_EQ(back.len, h.len);
+    }
+  }
+}
+
+TEST(Huffman, RejectsInvalidDescriptions) {
+  HuffLengths h;
+  const uint8_t reversed[] = {10, 5};
+  EXPECT_EQ(huff_read_description({reversed, 2}, h), 0u);
+  const uint8_t incomplete[] = {0, 1, 0x22};  // two codes of length 2: Kraft sum 1/2
+  EXPECT_EQ(huff_read_description({incomplete, 3}, h), 0u);
+  const uint8_t too_long[] = {0, 1, 0xC1};    // length 12 > kHuffMaxBits
+  EXPECT_EQ(huff_read_description({too_long, 3}, h), 0u);
+  const uint8_t truncated[] = {0, 9, 0x11};
+  EXPECT_EQ(huff_read_description({truncated, 3}, h), 0u);
+  const uint8_t ok[] = {3, 4, 0x11};
+  EXPECT_EQ(huff_read_description({ok, 3}, h), 3u);
+}
+
+TEST(StreamCoder, RoundTripsEveryDistributionSizeAndPolicy) {
+  StreamEncoder enc;
+  StreamDecoder dec;
+  for (int kind = 0; kind <= 7; ++kind)
+    for (size_t n : {0, 1, 2, 3, 4, 5, 15, 16, 17, 100, 4095, 4096, 4097, 16383, 16384, 16385, 65536, 100003})
+      for (const StreamPolicy& p : {policy(1, 11, 0), policy(4, 9, 0), policy(16, 8, 0), policy(8, 11, 3)}) {
+        const auto in = bytes_with(n, static_cast<uint32_t>(n * 31 + kind), kind);
+        std::vector<uint8_t> coded;
+        enc.encode(in.data(), n, p, coded);
+        std::vector<uint8_t> out(n + 1, 0xAB);
+        size_t pos = 0;
+        const uint8_t* got = dec.decode(coded, pos, n, out.data());
+        ASSERT_EQ(pos, coded.size()) << "kind " << kind << " n " << n;
+        ASSERT_TRUE(n == 0 || std::memcmp(got, in.data(), n) == 0) << "kind " << kind << " n " << n;
+        EXPECT_EQ(out[n], 0xAB) << "decoder wrote past the stream";
+      }
+}
+
+TEST(StreamCoder, ChoosesTheExpectedModes) {
+  StreamEncoder enc;
+  std::vector<uint8_t> out;
+  auto constant = bytes_with(5000, 1, 0);
+  EXPECT_EQ(enc.encode(constant.data(), constant.size(), policy(8, 9, 0), out), StreamMode::constant);
+  EXPECT_EQ(out.size(), 2u);
+  out.clear();
+  auto random = bytes_with(65536, 2, 3);
+  StreamPolicy p = policy(8, 9, 0);
+  p.min_huff_gain = 0.03;
+  EXPECT_EQ(enc.encode(random.data(), random.size(), p, out), StreamMode::raw);
+  EXPECT_EQ(out.size(), 65537u);
+  out.clear();
+  auto expo = bytes_with(65536, 3, 2);
+  EXPECT_EQ(enc.encode(expo.data(), expo.size(), p, out), StreamMode::huff);
+  EXPECT_LT(out.size(), 65536u / 2);
+  out.clear();
+  auto lz = bytes_with(65536, 4, 6);
+  EXPECT_EQ(enc.encode(lz.data(), lz.size(), policy(8, 9, 3), out), StreamMode::zstd);
+}
+
+TEST(StreamCoder, DriftingStatisticsUseSeveralTables) {
+  StreamEncoder enc;
+  auto drift = bytes_with(65536, 9, 5);
+  std::vector<uint8_t> one, many;
+  enc.encode(drift.data(), drift.size(), policy(1, 11, 0), one);
+  enc.encode(drift.data(), drift.size(), policy(16, 11, 0), many);
+  ASSERT_EQ(many[0], static_cast<uint8_t>(StreamMode::huff));
+  EXPECT_GT(many[6], 1) << "table count";
+  EXPECT_LT(many.size(), one.size() * 0.95);
+}
+
+TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
+  const HuffKernels* avx2 = huff_kernels_avx2();
+  if (!avx2 || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2")) GTEST_SKIP() << "no AVX2/BMI2";
+  const HuffKernels& scalar = huff_kernels_scalar();
+  for (int kind : {1, 2, 4, 5, 7})
+    for (size_t n : {1, 17, 4096, 20000, 65536}) {
+      const auto in = bytes_with(n, static_cast<uint32_t>(kind + n), kind);
+      uint32_t counts[256] = {};
+      for (uint8_t c : in) counts[c]++;
+      HuffLengths L;
+      huff_build_lengths(counts, kind == 4 ? 11 : 9, L);
+      HuffEncTable et;
+      huff_build_encoder(L, et);
+      static HuffDecTable dt;
+      huff_build_decoder(L, L.max_len, dt);
+      const size_t block = 4096, n_blocks = (n - 1) / block + 1;
+      std::vector<const HuffEncTable*> etabs(n_blocks, &et);
+      std::vector<const HuffDecTable*> dtabs(n_blocks, &dt);
+      std::vector<uint8_t> bufs[2][4];
+      uint8_t* ptrs[2][4];
+      size_t sizes[2][4];
+      for (int k = 0; k < 2; ++k) {
+        for (int s = 0; s < 4; ++s) { bufs[k][s].assign(n * 2 + 64, 0); ptrs[k][s] = bufs[k][s].data(); }
+        (k ? avx2 : &scalar)->encode4(in.data(), n, block, etabs.data(), ptrs[k], sizes[k]);
+      }
+      for (int s = 0; s < 4; ++s) {
+        ASSERT_EQ(sizes[0][s], sizes[1][s]);
+        ASSERT_EQ(0, std::memcmp(ptrs[0][s], ptrs[1][s], sizes[0][s]));
+      }
+      std::vector<uint8_t> packed;
+      for (int s = 0; s < 4; ++s) packed.insert(packed.end(), ptrs[0][s], ptrs[0][s] + sizes[0][s]);
+      const uint8_t* streams[4] = {packed.data(), nullptr, nullptr, nullptr};
+      for (int s = 1; s < 4; ++s) streams[s] = streams[s - 1] + sizes[0][s - 1];
+      for (const HuffKernels* k : {&scalar, avx2}) {
+        std::vector<uint8_t> out(n);
+        uint64_t consumed[4];
+        k->decode4(streams, packed.data() + packed.size(), n, block, dtabs.data(), L.max_len, out.data(), consumed);
+        ASSERT_EQ(out, in) << "kind " << kind << " n " << n;
+        for (int s = 0; s < 4; ++s) EXPECT_EQ((consumed[s] + 7) / 8, sizes[0][s]);
+      }
+    }
+}
+
+TEST(SplitKernels, PortableAndAvx2AgreeAndInvert) {
+  const SplitKernels& a = split_kernels_scalar();
+  const SplitKernels* b = split_kernels_avx2();
+  std::mt19937 rng(3);
+  for (size_t n : {0, 1, 31, 32, 33, 63, 64, 65, 1000}) {
+    std::vector<uint8_t> src(4 * n + 1);
+    for (auto& c : src) c = static_cast<uint8_t>(rng());
+    std::vector<uint8_t> s[8];
+    for (auto& v : s) v.assign(n + 1, 0);
+    std::vector<uint8_t> back(4 * n + 1, 0);
+    a.split32(src.data(), n, s[0].data(), s[1].data(), s[2].data(), s[3].data());
+    a.merge32(s[0].data(), s[1].data(), s[2].data(), s[3].data(), n, back.data());
+    EXPECT_EQ(0, std::memcmp(back.data(), src.data(), 4 * n));
+    a.split16(src.data(), n, s[4].data(), s[5].data());
+    a.merge16(s[4].data(), s[5].data(), n, back.data());
+    EXPECT_EQ(0, std::memcmp(back.data(), src.data(), 2 * n));
+    if (!b || !__builtin_cpu_supports("avx2")) continue;
+    std::vector<uint8_t> t[6];
+    for (auto& v : t) v.assign(n + 1, 0);
+    b->split32(src.data(), n, t[0].data(), t[1].data(), t[2].data(), t[3].data());
+    for (int k = 0; k < 4; ++k) EXPECT_EQ(t[k], s[k]) << "split32 n " << n << " stream " << k;
+    b->merge32(t[0].data(), t[1].data(), t[2].data(), t[3].data(), n, back.data());
+    EXPECT_EQ(0, std::memcmp(back.data(), src.data(), 4 * n));
+    b->split16(src.data(), n, t[4].data(), t[5].data());
+    EXPECT_EQ(t[4], s[4]);
+    EXPECT_EQ(t[5], s[5]);
+    b->merge16(t[4].data(), t[5].data(), n, back.data());
+    EXPECT_EQ(0, std::memcmp(back.data(), src.data(), 2 * n));
+  }
+}
+
+namespace {
+
+// Special bit patterns per dtype: NaN payloads (quiet and signalling), +-0, subnormals, +-inf.
+std::vector<uint8_t> special_values(DType d, size_t n) {
+  std::vector<uint32_t> pats;
+  switch (d) {
+    case DType::fp32: pats = {0x7FC00000, 0x7FC00001, 0xFFBFFFFF, 0x7F800001, 0x80000000, 0, 1, 0x807FFFFF,
+                              0x7F800000, 0xFF800000, 0x3F800000, 0x00400000}; break;
+    case DType::bf16: pats = {0x7FC0, 0x7FC1, 0xFFFF, 0x7F81, 0x8000, 0, 1, 0x807F, 0x7F80, 0xFF80, 0x3F80}; break;
+    case DType::fp16: pats = {0x7E00, 0x7E01, 0xFFFF, 0x7C01, 0x8000, 0, 1, 0x83FF, 0x7C00, 0xFC00, 0x3C00}; break;
+    default: pats = {0x7F, 0xFF, 0x80, 0, 1, 0x78, 0xF8, 0x7C, 0xFC}; break;
+  }
+  const size_t es = dtype_size(d);
+  std::vector<uint8_t> v(n * es);
+  std::mt19937 rng(static_cast<uint32_t>(n));
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t x = (rng() % 4 == 0) ? static_cast<uint32_t>(rng()) : pats[rng() % pats.size()];
+    std::memcpy(&v[i * es], &x, es);  // little-endian host
+  }
+  return v;
+}
+
+}  // namespace
+
+TEST(ChunkCodec, RoundTripsDtypesLengthsLevelsAndSpecialValues) {
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  for (int d = 0; d < kDTypeCount; ++d)
+    for (size_t n : {1, 2, 3, 31, 32, 33, 4097, 65535, 65536})
+      for (int level : {1, 3, 5, 9})
+        for (int data : {0, 1, 2}) {
+          const DType dtype = static_cast<DType>(d);
+          const size_t es = dtype_size(dtype);
+          std::vector<uint8_t> in;
+          if (data == 0) in = special_values(dtype, n);
+          else if (data == 1) in.assign(n * es, 0x42);  // constant tensor
+          else in = bytes_with(n * es, static_cast<uint32_t>(n + level), 3);  // random bytes
+          std::vector<uint8_t> payload;
+          enc.encode(dtype, in.data(), n, level, payload);
+          ASSERT_LE(payload.size(), chunk_payload_bound(dtype, n));
+          std::vector<uint8_t> out(n * es + 8, 0xCD);
+          dec.decode(dtype, payload, out.data(), n);
+          ASSERT_EQ(0, std::memcmp(out.data(), in.data(), n * es)) << dtype_name(dtype) << " n " << n << " level " << level;
+          for (int k = 0; k < 8; ++k) ASSERT_EQ(out[n * es + k], 0xCD) << "wrote past the chunk";
+          const auto stats = describe_chunk(dtype, payload, n);
+          ASSERT_EQ(static_cast<int>(stats.size()), stream_count(dtype));
+        }
+}
+
+TEST(ChunkCodec, EncodingIsDeterministicAndLeavesInputAlone) {
+  ChunkEncoder a, b;
+  auto in = special_values(DType::bf16, 30000);
+  const auto copy = in;
+  std::vector<uint8_t> p1, p2;
+  a.encode(DType::bf16, in.data(), 30000, 3, p1);
+  b.encode(DType::bf16, in.data(), 30000, 3, p2);
+  a.encode(DType::bf16, in.data(), 30000, 3, p2 = {});
+  EXPECT_EQ(in, copy);
+  std::vector<uint8_t> p3;
+  b.encode(DType::bf16, in.data(), 30000, 3, p3);
+  EXPECT_EQ(p1, p3);
+}
+
+TEST(ChunkCodec, CorruptPayloadsThrowOrDecodeWithoutOverrun) {
+  // Any change either throws tenzip::Error or yields some bytes (the container's checksum
+  // catches those); it never reads or writes out of bounds (run under ASan).
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  std::mt19937 rng(11);
+  for (DType dtype : {DType::bf16, DType::fp32, DType::fp16, DType::fp8_e4m3, DType::bytes}) {
+    const size_t n = 9000;
+    auto in = bytes_with(n * dtype_size(dtype), 5, 2);
+    std::vector<uint8_t> payload;
+    enc.encode(dtype, in.data(), n, 3, payload);
+    std::vector<uint8_t> out(n * dtype_size(dtype));
+    for (int trial = 0; trial < 400; ++trial) {
+      auto bad = payload;
+      if (trial % 4 == 0) bad.resize(rng() % bad.size());
+      else for (int f = 0; f < 1 + trial % 3; ++f) bad[rng() % bad.size()] ^= static_cast<uint8_t>(1u << (rng() % 8));
+      try {
+        dec.decode(dtype, bad, out.data(), n);
+      } catch (const Error& e) {
+        EXPECT_TRUE(e.code() == Errc::corrupt_input || e.code() == Errc::truncated_input) << e.what();
+      }
+    }
+  }
+}
+
+TEST(ChunkCodec, RealCorpusTensorsRoundTrip) {
+  namespace fs = std::filesystem;
+  const fs::path root = TENZIP_CORPUS_TENSORS;
+  if (!fs::exists(root / "manifest.json")) GTEST_SKIP() << "corpus tensors not extracted (ctest runs corpus.extract first)";
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  int files = 0;
+  for (const char* dir : {"fp32", "fp16", "bf16"}) {
+    const DType dtype = *parse_dtype(dir);
+    for (const auto& entry : fs::directory_iterator(root / dir)) {
+      if (entry.path().filename() == "ALL.raw") continue;
+      std::ifstream f(entry.path(), std::ios::binary);
+      std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), {});
+      const size_t es = dtype_size(dtype), n = data.size() / es;
+      size_t coded = 0;
+      std::vector<uint8_t> out(65536 * es), payload;
+      for (size_t i = 0; i < n; i += 65536) {
+        const size_t m = std::min<size_t>(65536, n - i);
+        payload.clear();
+        enc.encode(dtype, data.data() + i * es, m, 3, payload);
+        coded += payload.size();
+        dec.decode(dtype, payload, out.data(), m);
+        ASSERT_EQ(0, std::memcmp(out.data(), data.data() + i * es, m * es)) << entry.path() << " chunk at " << i;
+      }
+      EXPECT_LT(coded, n * es) << entry.path() << " did not shrink";
+      ++files;
+    }
+  }
+  EXPECT_GE(files, 20);
+}
