@@ -18,6 +18,7 @@ StreamPolicy policy_for(DType dtype, int level) noexcept {
   p.max_tables = level <= 1 ? 1 : level == 2 ? 4 : level <= 4 ? 8 : 16;
   p.max_code_len = level >= 5 ? 11 : 9;  // longer codes: a little smaller, slower table builds
   p.min_huff_gain = level >= 5 ? 0.005 : 0.03;
+  p.short_code_tolerance = level >= 5 ? 0.0 : 0.02;
   p.zstd_probe_level = level >= 2 ? 1 : 0;
   static constexpr int kZstdForFloats[10] = {0, 0, 0, 0, 0, 3, 6, 9, 15, 19};
   static constexpr int kZstdForBytes[10] = {0, 1, 1, 3, 3, 3, 6, 9, 15, 19};

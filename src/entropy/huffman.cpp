@@ -130,35 +130,48 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
   }
   uint32_t codes[256] = {};
   canonical_codes(h, codes);
+  struct Code { uint32_t rev, len, sym; };
+  Code present[256];
+  int n_present = 0;
+  for (int s = h.min_sym; s <= h.max_sym; ++s)
+    if (h.len[s]) present[n_present++] = {reverse_bits(codes[s], h.len[s]), h.len[s], static_cast<uint32_t>(s)};
   // One symbol per index: a valid table is a complete code, so every entry gets written.
   uint16_t* single = out.single.data();
-  for (int s = h.min_sym; s <= h.max_sym; ++s) {
-    const int len = h.len[s];
-    if (!len) continue;
-    const uint32_t rev = reverse_bits(codes[s], len);
-    const uint16_t e = static_cast<uint16_t>(s | (len << 8));
-    for (uint32_t i = rev; i < size; i += 1u << len) single[i] = e;
+  for (int c = 0; c < n_present; ++c) {
+    const uint16_t e = static_cast<uint16_t>(present[c].sym | (present[c].len << 8));
+    for (uint32_t i = present[c].rev; i < size; i += 1u << present[c].len) single[i] = e;
   }
   if (!huff_use_multi(bits)) return;
-  // Up to four symbols per index, by width: E_w[j] greedily decodes the w-bit value j. Its
-  // first code is single[j] (the low bits decide it) if it fits in w bits, and the rest is
-  // E_{w-len}[j >> len], trimmed to three symbols. Each entry costs O(1).
+  // Up to four symbols per index, by width: E_w[j] greedily decodes the w-bit value j whose
+  // bits above w are unknown. Its first code is the one whose bit-reversed value matches the
+  // low bits of j; it fits if its length l <= w, and then E_w[j] is that symbol followed by
+  // E_{w-l}[j >> l] trimmed to three symbols. Going symbol by symbol, the reads of E_{w-l}
+  // are contiguous and each entry costs a few ALU operations.
   uint64_t scratch[2u << kHuffMaxBits];  // E_w at scratch + 2^w for w < bits; E_0 at scratch[0]
-  uint64_t* by_width[kHuffMaxBits + 1];
-  by_width[0] = scratch;
+  const uint64_t* by_width[kHuffMaxBits + 1];
   scratch[0] = 0;  // no symbol
+  by_width[0] = scratch;
   for (int w = 1; w <= bits; ++w) {
     uint64_t* E = w == bits ? out.multi.data() : scratch + (1u << w);
-    by_width[w] = E;
-    for (uint32_t j = 0; j < (1u << w); ++j) {
-      const uint32_t e0 = single[j];
-      const uint32_t len = e0 >> 8;
-      if (len > static_cast<uint32_t>(w)) { E[j] = 0; continue; }
-      const uint64_t rest = by_width[w - len][j >> len];
-      uint64_t rtotal = rest & 63, rcount = (rest >> 8) & 7, rlens = (rest >> 16) & 0xFFFF, rsyms = rest >> 32;
-      if (rcount == 4) { rtotal -= rlens >> 12; rlens &= 0xFFF; rsyms &= 0xFFFFFF; rcount = 3; }
-      E[j] = (len + rtotal) | ((rcount + 1) << 8) | ((len | (rlens << 4)) << 16) | (((e0 & 0xffu) | (rsyms << 8)) << 32);
+    const uint32_t wsize = 1u << w;
+    // Entries whose first code is longer than w stay "no symbol".
+    if (h.max_len > w) std::memset(E, 0, wsize * sizeof(uint64_t));
+    for (int c = 0; c < n_present; ++c) {
+      const uint32_t l = present[c].len;
+      if (l > static_cast<uint32_t>(w)) continue;
+      const uint64_t* R = by_width[w - l];
+      const uint64_t head = l | (uint64_t{1} << 8) | (uint64_t{l} << 16) | (uint64_t{present[c].sym} << 32);
+      for (uint32_t m = 0; m < (wsize >> l); ++m) {
+        const uint64_t rest = R[m];
+        // Trim a fourth symbol: drop its length and byte (branch-free).
+        const uint64_t full = ((rest >> 8) & 7) == 4 ? ~uint64_t{0} : 0;
+        const uint64_t rlen4 = (rest >> 28) & 15;
+        const uint64_t r = (rest & ~(full & 0xFF000000F0000000ull)) - (full & (rlen4 | (uint64_t{1} << 8)));
+        // r: total, count, lengths (<= 3), symbols (<= 3); shift them behind the head.
+        E[present[c].rev | (m << l)] = head + (r & 0xFF) + (r & 0x700) + ((r & 0xFFF0000ull) << 4) + ((r >> 32) << 40);
+      }
     }
+    by_width[w] = E;
   }
 }
 

@@ -207,7 +207,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
       huff_build_lengths(C[alive[t]].h, kHuffMaxBits, full);
       cost_full += huff_cost_bits(C[alive[t]].h, full);
     }
-    if (static_cast<double>(cost_short) > 1.004 * static_cast<double>(cost_full))
+    if (static_cast<double>(cost_short) > (1.0 + policy.short_code_tolerance) * static_cast<double>(cost_full))
       for (int t = 0; t < n_tables; ++t) huff_build_lengths(C[alive[t]].h, kHuffMaxBits, S.lengths[t]);
   }
 

@@ -23,6 +23,7 @@ struct StreamPolicy {
   int zstd_level = 0;     // 0 = never try ZSTD
   int max_code_len = 11;  // HUFF: shorter limits give smaller decode tables (faster to build)
   double min_huff_gain = 0.01;  // HUFF only if the order-0 bound saves this fraction vs RAW
+  double short_code_tolerance = 0.02;  // accept max_code_len if it costs at most this much more
   int zstd_probe_level = 0;     // if zstd_level == 0: probe a sample with zstd at this level
 };
 
