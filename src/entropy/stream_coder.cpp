@@ -95,6 +95,25 @@ bool probe_zstd(ZSTD_CCtx*& cctx, std::vector<uint8_t>& buf, const uint8_t* syms
 }
 }  // namespace
 
+namespace {
+// For near-random streams: a fast zstd pass (negative level: match finding only) tells
+// whether the bytes repeat (e.g. tensors with repeated rows); if it saves >= 2%, compress at
+// the probe level and keep the result if smaller than storing.
+bool try_zstd_if_it_pays(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, const StreamPolicy& policy,
+                         std::vector<uint8_t>& out) {
+  if (!S.cctx) S.cctx = ZSTD_createCCtx();
+  S.zbuf.resize(ZSTD_compressBound(n));
+  size_t z = ZSTD_compressCCtx(S.cctx, S.zbuf.data(), S.zbuf.size(), syms, n, -1);
+  if (ZSTD_isError(z) || static_cast<double>(z) > 0.98 * static_cast<double>(n)) return false;
+  const size_t z2 = ZSTD_compressCCtx(S.cctx, S.zbuf.data(), S.zbuf.size(), syms, n, policy.zstd_probe_level);
+  if (ZSTD_isError(z2) || z2 + 5 >= n) return false;
+  out.push_back(static_cast<uint8_t>(StreamMode::zstd));
+  put_u32(out, static_cast<uint32_t>(z2));
+  out.insert(out.end(), S.zbuf.data(), S.zbuf.data() + z2);
+  return true;
+}
+}  // namespace
+
 StreamEncoder::StreamEncoder() : s_(std::make_unique<Scratch>()) {}
 StreamEncoder::~StreamEncoder() = default;
 
@@ -116,6 +135,20 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   const size_t block_size = size_t{1} << block_log;
   const int n_blocks = static_cast<int>(((n - 1) >> block_log) + 1);
 
+  // Near-random bytes (most mantissa streams) are the common case: a histogram of an eighth
+  // of the stream says so before any full pass. The sample's entropy estimate is biased low,
+  // so "looks random" is safe to trust.
+  if (n >= 32768 && policy.min_huff_gain >= 0.02) {
+    uint32_t sample[256] = {};
+    size_t taken = 0;
+    for (size_t off = 0; off + 512 <= n; off += 4096, taken += 512) K.histogram(syms + off, 512, sample);
+    double bits = nlogn(taken);
+    for (int s = 0; s < 256; ++s) bits -= nlogn(sample[s]);
+    if (bits > (1.0 - policy.min_huff_gain / 2) * 8.0 * static_cast<double>(taken)) {
+      if (policy.zstd_probe_level > 0 && try_zstd_if_it_pays(S, syms, n, policy, out)) return StreamMode::zstd;
+      return emit_raw();
+    }
+  }
   uint32_t total[256] = {};
   for (int b = 0; b < n_blocks; ++b) {
     std::memset(S.block_hist[b], 0, sizeof(S.block_hist[b]));

@@ -34,8 +34,10 @@ class StreamEncoder {
   // Appends the coded stream (mode byte first) to `out`; returns the mode chosen.
   StreamMode encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out);
 
+ public:
+  struct Scratch;  // defined in the .cpp
+
  private:
-  struct Scratch;
   std::unique_ptr<Scratch> s_;
 };
 
