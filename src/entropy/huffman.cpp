@@ -1,5 +1,7 @@
 #include "entropy/huffman.hpp"
 
+#include "entropy/huffman_dispatch.hpp"
+
 #include <algorithm>
 #include <cstring>
 
@@ -159,17 +161,7 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
     for (int c = 0; c < n_present; ++c) {
       const uint32_t l = present[c].len;
       if (l > static_cast<uint32_t>(w)) continue;
-      const uint64_t* R = by_width[w - l];
-      const uint64_t head = l | (uint64_t{1} << 8) | (uint64_t{l} << 16) | (uint64_t{present[c].sym} << 32);
-      for (uint32_t m = 0; m < (wsize >> l); ++m) {
-        const uint64_t rest = R[m];
-        // Trim a fourth symbol: drop its length and byte (branch-free).
-        const uint64_t full = ((rest >> 8) & 7) == 4 ? ~uint64_t{0} : 0;
-        const uint64_t rlen4 = (rest >> 28) & 15;
-        const uint64_t r = (rest & ~(full & 0xFF000000F0000000ull)) - (full & (rlen4 | (uint64_t{1} << 8)));
-        // r: total, count, lengths (<= 3), symbols (<= 3); shift them behind the head.
-        E[present[c].rev | (m << l)] = head + (r & 0xFF) + (r & 0x700) + ((r & 0xFFF0000ull) << 4) + ((r >> 32) << 40);
-      }
+      huff_kernels().compose_run(by_width[w - l], wsize >> l, l, present[c].rev, present[c].sym, E);
     }
     by_width[w] = E;
   }

@@ -247,5 +247,36 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
   }
 }
 
+// Decode-table build (see huff_build_decoder): E[rev | (m << len)] = the entry for symbol
+// `sym` (code length `len`) followed by the up-to-three first symbols of R[m]. Four entries
+// at a time with GCC vector extensions (AVX2 in the AVX2 build); stores are strided.
+inline void huff_compose_run(const uint64_t* __restrict R, uint32_t count, uint32_t len, uint32_t rev, uint32_t sym,
+                             uint64_t* __restrict E) noexcept {
+  const uint64_t head = len | (uint64_t{1} << 8) | (uint64_t{len} << 16) | (uint64_t{sym} << 32);
+  auto compose = [head](uint64_t rest) {
+    // Trim a fourth symbol of `rest` (its length and byte), then append rest after the head.
+    const uint64_t full = ((rest >> 8) & 7) == 4 ? ~uint64_t{0} : 0;
+    const uint64_t r = (rest & ~(full & 0xFF000000F0000000ull)) - (full & (((rest >> 28) & 15) | (uint64_t{1} << 8)));
+    return head + (r & 0x7FF) + ((r & 0xFFF0000ull) << 4) + ((r >> 32) << 40);
+  };
+  uint32_t m = 0;
+#if defined(__GNUC__)
+  typedef uint64_t v4 __attribute__((vector_size(32)));
+  const v4 vhead = {head, head, head, head};
+  for (; m + 4 <= count; m += 4) {
+    v4 rest;
+    std::memcpy(&rest, R + m, sizeof(rest));
+    const v4 full = (v4)(((rest >> 8) & 7) == 4);
+    const v4 r = (rest & ~(full & 0xFF000000F0000000ull)) - (full & (((rest >> 28) & 15) | (uint64_t{1} << 8)));
+    const v4 e = vhead + (r & 0x7FF) + ((r & 0xFFF0000ull) << 4) + ((r >> 32) << 40);
+    E[rev | (m << len)] = e[0];
+    E[rev | ((m + 1) << len)] = e[1];
+    E[rev | ((m + 2) << len)] = e[2];
+    E[rev | ((m + 3) << len)] = e[3];
+  }
+#endif
+  for (; m < count; ++m) E[rev | (m << len)] = compose(R[m]);
+}
+
 }  // namespace
 }  // namespace tenzip::detail::kernels
