@@ -1,0 +1,146 @@
+// Micro benchmarks of the codec's kernels on real weights (Google Benchmark).
+//   build/bench/micro/codec_bench --benchmark_min_time=0.5
+// Data: the corpus tensors extracted by bench/extract_corpus.py (default: build/corpus_tensors,
+// override with TENZIP_CORPUS_TENSORS). bytes_per_second is of uncompressed data.
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "codec/chunk_codec.hpp"
+#include "entropy/huffman.hpp"
+#include "entropy/huffman_dispatch.hpp"
+#include "entropy/stream_coder.hpp"
+#include "split/split.hpp"
+
+using namespace tenzip;
+using namespace tenzip::detail;
+
+namespace {
+
+const std::vector<uint8_t>& corpus(const char* dtype) {
+  static std::vector<uint8_t> cache[3];
+  const int i = std::string(dtype) == "bf16" ? 0 : std::string(dtype) == "fp32" ? 1 : 2;
+  if (cache[i].empty()) {
+    const char* env = std::getenv("TENZIP_CORPUS_TENSORS");
+    const std::string root = env ? env : TENZIP_DEFAULT_CORPUS_TENSORS;
+    std::ifstream f(root + "/" + dtype + "/ALL.raw", std::ios::binary);
+    cache[i].assign(std::istreambuf_iterator<char>(f), {});
+    if (cache[i].empty()) std::fprintf(stderr, "no corpus tensors at %s (run bench/extract_corpus.py)\n", root.c_str());
+  }
+  return cache[i];
+}
+
+constexpr size_t kChunk = 65536;
+
+void ChunkEncode(benchmark::State& st, const char* dtype, int level) {
+  const auto& data = corpus(dtype);
+  const DType d = *parse_dtype(dtype);
+  const size_t es = dtype_size(d), n = data.size() / es;
+  ChunkEncoder enc;
+  std::vector<uint8_t> out;
+  for (auto _ : st)
+    for (size_t i = 0; i < n; i += kChunk) {
+      out.clear();
+      enc.encode(d, data.data() + i * es, std::min(kChunk, n - i), level, out);
+      benchmark::DoNotOptimize(out.data());
+    }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * n * es));
+}
+
+void ChunkDecode(benchmark::State& st, const char* dtype, int level) {
+  const auto& data = corpus(dtype);
+  const DType d = *parse_dtype(dtype);
+  const size_t es = dtype_size(d), n = data.size() / es;
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  std::vector<std::vector<uint8_t>> payloads;
+  for (size_t i = 0; i < n; i += kChunk) {
+    payloads.emplace_back();
+    enc.encode(d, data.data() + i * es, std::min(kChunk, n - i), level, payloads.back());
+  }
+  std::vector<uint8_t> out(kChunk * es);
+  for (auto _ : st) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += kChunk, ++k) dec.decode(d, payloads[k], out.data(), std::min(kChunk, n - i));
+    benchmark::DoNotOptimize(out.data());
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * n * es));
+}
+
+// The exponent stream alone: Huffman decode rate in symbols (bytes) per second.
+void ExponentDecode(benchmark::State& st, int max_tables) {
+  const auto& data = corpus("bf16");
+  const size_t n = data.size() / 2;
+  std::vector<uint8_t> hi(n), lo(n);
+  uint8_t* streams[2] = {hi.data(), lo.data()};
+  split(DType::bf16, data.data(), n, streams);
+  StreamPolicy p;
+  p.max_tables = max_tables;
+  p.max_code_len = 9;
+  p.short_code_tolerance = 0.02;
+  StreamEncoder enc;
+  StreamDecoder dec;
+  std::vector<std::vector<uint8_t>> coded;
+  for (size_t i = 0; i < n; i += kChunk) {
+    coded.emplace_back();
+    enc.encode(hi.data() + i, std::min(kChunk, n - i), p, coded.back());
+  }
+  std::vector<uint8_t> out(kChunk);
+  for (auto _ : st) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i += kChunk, ++k) {
+      size_t pos = 0;
+      benchmark::DoNotOptimize(dec.decode(coded[k], pos, std::min(kChunk, n - i), out.data()));
+    }
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * n));
+}
+
+void DecodeTableBuild(benchmark::State& st) {
+  uint32_t counts[256] = {};
+  const auto& data = corpus("bf16");
+  for (size_t i = 1; i < std::min<size_t>(data.size(), 16384); i += 2) counts[static_cast<uint8_t>((data[i] << 1) | (data[i - 1] >> 7))]++;
+  HuffLengths L;
+  huff_build_lengths(counts, 9, L);
+  static HuffDecTable t;
+  for (auto _ : st) {
+    huff_build_decoder(L, L.max_len, t);
+    benchmark::DoNotOptimize(t.multi.data());
+  }
+}
+
+void Split(benchmark::State& st, bool merge) {
+  const auto& data = corpus("fp32");
+  const size_t n = data.size() / 4;
+  std::vector<uint8_t> s[4];
+  for (auto& v : s) v.resize(n);
+  uint8_t* ptrs[4] = {s[0].data(), s[1].data(), s[2].data(), s[3].data()};
+  std::vector<uint8_t> out(data.size());
+  split(DType::fp32, data.data(), n, ptrs);
+  for (auto _ : st) {
+    if (merge) tenzip::detail::merge(DType::fp32, ptrs, n, out.data());
+    else split(DType::fp32, data.data(), n, ptrs);
+    benchmark::ClobberMemory();
+  }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * data.size()));
+}
+
+}  // namespace
+
+BENCHMARK_CAPTURE(ChunkEncode, bf16_l3, "bf16", 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ChunkDecode, bf16_l3, "bf16", 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ChunkEncode, fp32_l3, "fp32", 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ChunkDecode, fp32_l3, "fp32", 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ChunkEncode, fp16_l3, "fp16", 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ChunkDecode, fp16_l3, "fp16", 3)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ExponentDecode, tables1, 1)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ExponentDecode, tables8, 8)->Unit(benchmark::kMillisecond);
+BENCHMARK(DecodeTableBuild);
+BENCHMARK_CAPTURE(Split, split_fp32, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(Split, merge_fp32, true)->Unit(benchmark::kMillisecond);
+BENCHMARK_MAIN();
