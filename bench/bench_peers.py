@@ -301,6 +301,9 @@ def main(argv=None):
         "min_time": args.min_time, "min_time_file": args.min_time_file, "threads": threads, "dtypes": dtypes,
         "peers": [p for p in ALL_PEERS if p in wanted], "notes": notes,
         "tenzip_bin": os.path.abspath(args.tenzip) if args.tenzip else None,
+        # Which source the binary was built from: $TENZIP_BIN_COMMIT when the caller knows
+        # (a binary built elsewhere); otherwise it is the work tree's build (git_commit/git_dirty).
+        "tenzip_bin_commit": os.environ.get("TENZIP_BIN_COMMIT") or None,
         "tenzip_bin_mtime": (datetime.datetime.fromtimestamp(os.path.getmtime(args.tenzip), datetime.timezone.utc)
                              .isoformat(timespec="seconds") if args.tenzip and os.path.exists(args.tenzip) else None),
         "corpus_note": manifest.get("note"),
@@ -324,14 +327,16 @@ def main(argv=None):
                         "derived": bool(o.get("derived")), "elements": o["elements"]}
                 for n in threads:
                     if "tenzip" in wanted:
-                        row = {**base, **measure_tenzip(args.tenzip, dtype, n, path, len(src), mt)}
+                        row = {**base, **measure_tenzip(args.tenzip, dtype, n, path, len(src), mt),
+                               "loadavg": os.getloadavg()[0]}
                         out.write(json.dumps(row) + "\n")
                         out.flush()
                         report_progress(row)
                     for name_p, config, factory in peers:
                         if n > 1 and name_p == "openzl":
                             continue  # its Python API has no thread setting
-                        row = {**base, **measure_python(name_p, config, factory, dtype, n, path, src, mt)}
+                        row = {**base, **measure_python(name_p, config, factory, dtype, n, path, src, mt),
+                               "loadavg": os.getloadavg()[0]}
                         out.write(json.dumps(row) + "\n")
                         out.flush()
                         report_progress(row)

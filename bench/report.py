@@ -138,10 +138,19 @@ def render(meta, rows, end, results_path):
     if la0:
         w(f"- **Load average** at start {la0[0]:.2f}" + (f", at end {la1[0]:.2f}" if la1 else "")
           + ". The machine is shared: read speeds as magnitudes and the side-by-side ratios as the comparison.")
+    busy = max([x[0] for x in (la0, la1) if x] or [0.0])
+    if busy > 0.5 * (meta.get("nproc") or 1):
+        w(f"- ⚠ **The machine was busy during this run** (1-minute load average up to {busy:.1f} on "
+          f"{meta.get('nproc')} cores, other work running): absolute MB/s and especially the 2-thread figures "
+          "are unreliable here; ratios of sizes are not affected. Re-run on a quiet machine for speed targets.")
     v = meta.get("versions", {})
     vs = ", ".join(f"{k} {v[k]}" for k in ("zipnn", "zstandard", "libzstd", "blosc2", "openzl", "numpy") if v.get(k))
-    w(f"- **tenzip:** `{meta.get('tenzip_version') or 'not measured'}`, commit "
-      f"`{(meta.get('git_commit') or '?')[:12]}`" + (" (codec sources modified, uncommitted)" if meta.get("git_dirty") else "")
+    if meta.get("tenzip_bin_commit"):
+        built = f"built from commit `{meta['tenzip_bin_commit'][:12]}`"
+    else:
+        built = f"built from the work tree at `{(meta.get('git_commit') or '?')[:12]}`" + (
+            " (with uncommitted changes under src/, include/ or cli/)" if meta.get("git_dirty") else "")
+    w(f"- **tenzip:** `{meta.get('tenzip_version') or 'not measured'}`, {built}"
       + (f"; binary `{meta['tenzip_bin']}` built {meta.get('tenzip_bin_mtime')}" if meta.get("tenzip_bin") else "")
       + f"; **peers:** {vs}")
     for peer, note in (meta.get("notes") or {}).items():

@@ -6,7 +6,8 @@
 # 1. creates or reuses the peers' venv (bench/setup_venv.sh; $TENZIP_BENCH_VENV)
 # 2. extracts the corpus tensors to bench/data/ (bench/extract_corpus.py; skipped when
 #    up to date; corpus from $TENZIP_CORPUS_DIR, default ../shared/corpus)
-# 3. builds build/tenzip if it is missing ($TENZIP_BIN to use another binary)
+# 3. builds build/tenzip if it is missing ($TENZIP_BIN to use another binary, and
+#    $TENZIP_BIN_COMMIT to record which commit that binary was built from)
 # 4. measures every codec in one run -> bench/results/<UTC date>.jsonl
 # 5. writes BENCHMARKS.md from it (bench/report.py)
 #
@@ -20,7 +21,7 @@ cd "$REPO"
 CORPUS="${TENZIP_CORPUS_DIR:-$REPO/../shared/corpus}"
 TENZIP_BIN="${TENZIP_BIN:-build/tenzip}"
 COMMAND="bench/run_bench.sh${*:+ $*}"
-for v in TENZIP_BIN TENZIP_CORPUS_DIR TENZIP_BENCH_VENV; do  # record non-default settings
+for v in TENZIP_BIN TENZIP_BIN_COMMIT TENZIP_CORPUS_DIR TENZIP_BENCH_VENV; do  # record non-default settings
   if [[ -n "${!v:-}" ]]; then COMMAND="$v=${!v} $COMMAND"; fi
 done
 
