@@ -250,6 +250,9 @@ uint64_t Compressor::bytes_out() const noexcept { return impl_->out; }
 
 std::vector<uint8_t> compress(std::span<const uint8_t> src, const CompressOptions& opts) {
   std::vector<uint8_t> out;
+  // Reserve the worst case (stored streams) so that appending frames never reallocates.
+  const size_t chunk_bytes = std::max<size_t>(1, size_t{opts.chunk_elems} * dtype_size(opts.dtype));
+  out.reserve(src.size() + (src.size() / chunk_bytes + 3) * 128 + 4096);
   Compressor c(opts, [&out](std::span<const uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); });
   c.write(src);
   c.finish();
