@@ -325,18 +325,20 @@ def main(argv=None):
                 mt = args.min_time if is_all else args.min_time_file
                 base = {"kind": "result", "dtype": dtype, "file": name, "source": o["source"],
                         "derived": bool(o.get("derived")), "elements": o["elements"]}
-                for n in threads:
-                    if "tenzip" in wanted:
-                        row = {**base, **measure_tenzip(args.tenzip, dtype, n, path, len(src), mt),
-                               "loadavg": os.getloadavg()[0]}
-                        out.write(json.dumps(row) + "\n")
-                        out.flush()
-                        report_progress(row)
-                    for name_p, config, factory in peers:
+                # Per file: tenzip first, then ZipNN, then the rest; each peer's thread counts
+                # back to back, so both tenzip/ZipNN and 2-thread/1-thread are measured close
+                # together in time on this shared machine.
+                jobs = []
+                if "tenzip" in wanted:
+                    jobs.append(("tenzip", lambda n: measure_tenzip(args.tenzip, dtype, n, path, len(src), mt)))
+                for name_p, config, factory in peers:
+                    jobs.append((name_p, lambda n, a=(name_p, config, factory):
+                                 measure_python(*a, dtype, n, path, src, mt)))
+                for name_p, job in jobs:
+                    for n in threads:
                         if n > 1 and name_p == "openzl":
                             continue  # its Python API has no thread setting
-                        row = {**base, **measure_python(name_p, config, factory, dtype, n, path, src, mt),
-                               "loadavg": os.getloadavg()[0]}
+                        row = {**base, **job(n), "loadavg": os.getloadavg()[0]}
                         out.write(json.dumps(row) + "\n")
                         out.flush()
                         report_progress(row)
