@@ -866,7 +866,9 @@ def extract(corpus: str, out: str, log=print) -> dict:
             try:
                 ex, shards = parse_tfjs(path, blob)
             except CorpusError as e:
-                raise CorpusError(f"{rel}: {e}") from None
+                raise CorpusError(f"{rel} (tfjs): {e}") from None
+            except (ValueError, KeyError, TypeError) as e:
+                raise CorpusError(f"{rel} (tfjs): malformed: {type(e).__name__}: {e}") from None
             results[rel] = ex
             consumed.update(os.path.relpath(s, corpus) for s in shards)
     for rel in files:
@@ -881,7 +883,7 @@ def extract(corpus: str, out: str, log=print) -> dict:
             results[rel] = PARSERS[fmt](path, blob)
         except CorpusError as e:
             raise CorpusError(f"{rel} ({fmt}): {e}") from None
-        except (struct.error, ValueError, KeyError, IndexError, zipfile.BadZipFile) as e:
+        except (struct.error, ValueError, KeyError, IndexError, TypeError, zipfile.BadZipFile) as e:
             raise CorpusError(f"{rel} ({fmt}): malformed: {type(e).__name__}: {e}") from None
 
     outputs, sources = [], []

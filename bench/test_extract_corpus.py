@@ -150,6 +150,30 @@ class Bf16Rounding(unittest.TestCase):
 
 
 class Malformed(unittest.TestCase):
+    @unittest.skipUnless(os.path.isdir(CORPUS), "corpus not found")
+    def test_truncated_corpus_file_exits_nonzero(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            os.makedirs(os.path.join(tmp, "corpus", "mlp"))
+            with open(os.path.join(CORPUS, "mlp", "gnubg.wd"), "rb") as f:
+                blob = f.read()
+            with open(os.path.join(tmp, "corpus", "mlp", "gnubg.wd"), "wb") as f:
+                f.write(blob[:-4])  # one weight short
+            import contextlib
+            import io
+            err = io.StringIO()
+            with contextlib.redirect_stderr(err):
+                rc = ec.main(["--corpus", os.path.join(tmp, "corpus"), "--out", os.path.join(tmp, "out")])
+            self.assertEqual(rc, 2)
+            self.assertIn("mlp/gnubg.wd", err.getvalue())
+            self.assertFalse(os.path.exists(os.path.join(tmp, "out", "manifest.json")))
+
+    def test_unknown_file_is_an_error(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            with open(os.path.join(tmp, "weights.xyz"), "wb") as f:
+                f.write(b"not a model")
+            with self.assertRaises(ec.CorpusError):
+                ec.extract(tmp, os.path.join(tmp, "out"), log=lambda *_: None)
+
     def test_truncated_llama2c(self):
         hdr = struct.pack("<7i", 8, 16, 1, 2, 2, 4, 4)
         with self.assertRaises(ec.CorpusError):
