@@ -4,6 +4,7 @@
 // Pure loops: no allocation, no errors. Compiled portable and with AVX2/BMI2 (internal linkage).
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -117,13 +118,22 @@ inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
   constexpr size_t kRoom = kMulti ? 4 * K + 4 : K;
   uint64_t b0 = r[0].buf, b1 = r[1].buf, b2 = r[2].buf, b3 = r[3].buf;
   uint8_t *o0 = lane[0].out, *o1 = lane[1].out, *o2 = lane[2].out, *o3 = lane[3].out;
-  uint8_t* const e0 = lane[0].block_end - kRoom;
-  uint8_t* const e1 = lane[1].block_end - kRoom;
-  uint8_t* const e2 = lane[2].block_end - kRoom;
-  uint8_t* const e3 = lane[3].block_end - kRoom;
+  // Rounds that are safe for every stream: a round advances a stream by at most kAdvance
+  // bytes. Counting rounds keeps the four block ends out of the hot loop (and out of registers).
+  constexpr size_t kAdvance = kMulti ? 4 * K : K;
+  auto safe_rounds = [&]() -> size_t {
+    size_t r = SIZE_MAX;
+    const uint8_t* o[4] = {o0, o1, o2, o3};
+    for (int s = 0; s < 4; ++s) {
+      const size_t left = static_cast<size_t>(lane[s].block_end - o[s]);
+      r = std::min(r, left < kRoom ? 0 : (left - kRoom) / kAdvance + 1);
+    }
+    return r;
+  };
   if constexpr (kMulti) {
     const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
-    while (o0 <= e0 && o1 <= e1 && o2 <= e2 && o3 <= e3) {
+    for (size_t rounds; (rounds = safe_rounds()) != 0;)
+    for (; rounds; --rounds) {
       r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
       r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
       b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
@@ -142,7 +152,8 @@ inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
     }
   } else {
     const uint16_t *t0 = lane[0].single, *t1 = lane[1].single, *t2 = lane[2].single, *t3 = lane[3].single;
-    while (o0 <= e0 && o1 <= e1 && o2 <= e2 && o3 <= e3) {
+    for (size_t rounds; (rounds = safe_rounds()) != 0;)
+    for (; rounds; --rounds) {
       r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
       r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
       b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;

@@ -228,20 +228,25 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   const int n_tables = n_alive;
   // Short codes keep decode tables small (cheap to build, L1-resident); wide alphabets
   // (fp16's exponent+mantissa byte) lose too much with them, so fall back to the full limit.
+  // Codes are first built with the full limit; only if some table needs longer codes than
+  // the short limit are they rebuilt short, and kept short if that costs little.
   const int short_limit = std::clamp(policy.max_code_len, 8, kHuffMaxBits);
-  uint64_t cost_short = 0, cost_full = 0;
+  uint64_t cost_full = 0;
+  int longest = 0;
   for (int t = 0; t < n_tables; ++t) {
-    huff_build_lengths(C[alive[t]].h, short_limit, S.lengths[t]);
-    cost_short += huff_cost_bits(C[alive[t]].h, S.lengths[t]);
+    huff_build_lengths(C[alive[t]].h, kHuffMaxBits, S.lengths[t]);
+    cost_full += huff_cost_bits(C[alive[t]].h, S.lengths[t]);
+    longest = std::max(longest, S.lengths[t].max_len);
   }
-  if (short_limit < kHuffMaxBits) {
-    HuffLengths full;
+  if (longest > short_limit) {
+    HuffLengths shorter[kHuffMaxTables];
+    uint64_t cost_short = 0;
     for (int t = 0; t < n_tables; ++t) {
-      huff_build_lengths(C[alive[t]].h, kHuffMaxBits, full);
-      cost_full += huff_cost_bits(C[alive[t]].h, full);
+      huff_build_lengths(C[alive[t]].h, short_limit, shorter[t]);
+      cost_short += huff_cost_bits(C[alive[t]].h, shorter[t]);
     }
-    if (static_cast<double>(cost_short) > (1.0 + policy.short_code_tolerance) * static_cast<double>(cost_full))
-      for (int t = 0; t < n_tables; ++t) huff_build_lengths(C[alive[t]].h, kHuffMaxBits, S.lengths[t]);
+    if (static_cast<double>(cost_short) <= (1.0 + policy.short_code_tolerance) * static_cast<double>(cost_full))
+      for (int t = 0; t < n_tables; ++t) S.lengths[t] = shorter[t];
   }
 
   // Give each block the table that codes it in the fewest bits (among those covering it).
@@ -251,11 +256,14 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     const uint32_t* h = n_tables == 1 ? total : S.block_hist[b];
     uint64_t best_bits = UINT64_MAX;
     int best_t = 0;
+    int lo = 0, hi = 255;  // the block's symbol range
+    while (lo < 255 && !h[lo]) ++lo;
+    while (hi > 0 && !h[hi]) --hi;
     for (int t = 0; t < n_tables; ++t) {
       const HuffLengths& L = S.lengths[t];
-      bool covers = true;
+      bool covers = L.min_sym <= lo && hi <= L.max_sym;
       uint64_t bits = 0;
-      for (int s = 0; s < 256 && covers; ++s) {
+      for (int s = lo; s <= hi && covers; ++s) {
         if (!h[s]) continue;
         const bool present = (L.max_len == 0) ? s == L.min_sym : L.len[s] != 0;
         if (!present) covers = false;
