@@ -29,35 +29,45 @@ struct BitWriter {
 };
 
 // Stream s codes the contiguous blocks [s * per, min(n_blocks, (s + 1) * per)), per =
-// ceil(n_blocks / 4): four independent bitstreams, coded in lockstep so their table lookups
-// overlap. out[s] must hold (its symbols) * kHuffMaxBits / 8 + 16 bytes.
+// ceil(n_blocks / 4): four independent bitstreams. They are coded two at a time, in lockstep,
+// so the two dependency chains overlap and all state stays in registers.
+// out[s] must hold (its symbols) * kHuffMaxBits / 8 + 16 bytes.
+inline void huff_encode_pair(const uint8_t* __restrict syms, size_t n, size_t block_size, size_t per, size_t n_blocks,
+                             const HuffEncTable* const* block_tables, int s0, BitWriter& w0, BitWriter& w1) noexcept {
+  for (size_t j = 0; j < per; ++j) {
+    const size_t b0 = s0 * per + j, b1 = b0 + per;
+    auto span_of = [&](size_t b, const uint8_t*& src, size_t& len, const HuffEncEntry*& t) {
+      const size_t start = b * block_size;
+      len = b < n_blocks ? (start + block_size < n ? block_size : n - start) : 0;
+      src = syms + (b < n_blocks ? start : 0);
+      t = block_tables[b < n_blocks ? b : 0]->data();
+    };
+    const uint8_t *p0, *p1;
+    size_t l0, l1;
+    const HuffEncEntry *t0, *t1;
+    span_of(b0, p0, l0, t0);
+    span_of(b1, p1, l1, t1);
+    const size_t common = l0 < l1 ? l0 : l1;
+    size_t k = 0;
+    for (; k + 4 <= common; k += 4) {  // 4 symbols x 11 bits + 7 pending < 64
+      w0.put(t0[p0[k]]); w1.put(t1[p1[k]]);
+      w0.put(t0[p0[k + 1]]); w1.put(t1[p1[k + 1]]);
+      w0.put(t0[p0[k + 2]]); w1.put(t1[p1[k + 2]]);
+      w0.put(t0[p0[k + 3]]); w1.put(t1[p1[k + 3]]);
+      w0.flush(); w1.flush();
+    }
+    for (size_t m = k; m < l0; ++m) { w0.put(t0[p0[m]]); w0.flush(); }
+    for (size_t m = k; m < l1; ++m) { w1.put(t1[p1[m]]); w1.flush(); }
+  }
+}
+
 inline void huff_encode4(const uint8_t* __restrict syms, size_t n, size_t block_size,
                          const HuffEncTable* const* block_tables, uint8_t* const out[4], size_t sizes[4]) noexcept {
   BitWriter w[4] = {{out[0]}, {out[1]}, {out[2]}, {out[3]}};
   const size_t n_blocks = n == 0 ? 0 : (n - 1) / block_size + 1;
   const size_t per = (n_blocks + 3) / 4;
-  for (size_t j = 0; j < per; ++j) {
-    const uint8_t* src[4];
-    const HuffEncEntry* t[4];
-    size_t len[4];
-    for (int s = 0; s < 4; ++s) {
-      const size_t b = s * per + j;
-      const size_t start = b * block_size;
-      len[s] = b < n_blocks ? (start + block_size < n ? block_size : n - start) : 0;
-      src[s] = syms + (b < n_blocks ? start : 0);
-      t[s] = block_tables[b < n_blocks ? b : 0]->data();
-    }
-    size_t common = len[0];
-    for (int s = 1; s < 4; ++s) common = len[s] < common ? len[s] : common;
-    size_t k = 0;
-    for (; k + 4 <= common; k += 4) {  // 4 symbols x 11 bits + 7 pending < 64
-      for (int g = 0; g < 4; ++g)
-        for (int s = 0; s < 4; ++s) w[s].put(t[s][src[s][k + g]]);
-      for (int s = 0; s < 4; ++s) w[s].flush();
-    }
-    for (int s = 0; s < 4; ++s)
-      for (size_t m = k; m < len[s]; ++m) { w[s].put(t[s][src[s][m]]); w[s].flush(); }
-  }
+  huff_encode_pair(syms, n, block_size, per, n_blocks, block_tables, 0, w[0], w[1]);
+  huff_encode_pair(syms, n, block_size, per, n_blocks, block_tables, 2, w[2], w[3]);
   for (int s = 0; s < 4; ++s) { w[s].finish(); sizes[s] = static_cast<size_t>(w[s].p - out[s]); }
 }
 
