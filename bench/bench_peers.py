@@ -241,6 +241,23 @@ def cpu_flags():
     return []
 
 
+def cpu_busy_seconds():
+    """Seconds of CPU time spent busy on the whole machine so far (all processes), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            fields = [int(x) for x in f.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def own_cpu_seconds():
+    import resource
+    s, c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return s.ru_utime + s.ru_stime + c.ru_utime + c.ru_stime
+
+
 def git(*args):
     try:
         return subprocess.run(["git", *args], capture_output=True, text=True, check=True).stdout.strip()
@@ -290,6 +307,7 @@ def main(argv=None):
 
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     t_start = time.time()
+    busy0, own0 = cpu_busy_seconds(), own_cpu_seconds()
     meta = {
         "kind": "meta", "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "command": args.command or " ".join(sys.argv), "nproc": os.cpu_count(),
@@ -342,8 +360,16 @@ def main(argv=None):
                         out.write(json.dumps(row) + "\n")
                         out.flush()
                         report_progress(row)
-        out.write(json.dumps({"kind": "end", "seconds": round(time.time() - t_start, 1),
-                              "loadavg_end": os.getloadavg()}) + "\n")
+        elapsed = time.time() - t_start
+        busy1, own1 = cpu_busy_seconds(), own_cpu_seconds()
+        # Share of the machine's CPU time used by *other* processes during the run: the
+        # whole machine's busy time minus this run's own (including tenzip subprocesses).
+        others = None
+        if busy0 is not None and busy1 is not None and elapsed > 0:
+            others = max(0.0, ((busy1 - busy0) - (own1 - own0)) / (elapsed * (os.cpu_count() or 1)))
+        out.write(json.dumps({"kind": "end", "seconds": round(elapsed, 1), "loadavg_end": os.getloadavg(),
+                              "own_cpu_seconds": round(own1 - own0, 1),
+                              "other_cpu_share": None if others is None else round(others, 3)}) + "\n")
     os.replace(tmp, args.out)
     print(f"bench_peers: wrote {args.out} in {time.time() - t_start:.0f} s", file=sys.stderr)
 

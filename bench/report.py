@@ -27,6 +27,7 @@ SIZE_TARGET = 0.98          # tenzip compressed size <= 0.98 x ZipNN's, per dtyp
 SPEED_TARGET = 2.0          # tenzip 1-thread MB/s >= 2 x ZipNN's, compress and decompress
 SPEED_TARGET_DTYPES = ("bf16", "fp32")
 SCALING_TARGET = 1.7        # tenzip 2-thread MB/s >= 1.7 x its 1-thread MB/s on ALL
+BUSY_SHARE = 0.10           # other processes' share of CPU time above which speeds get a warning
 
 
 def load(path):
@@ -138,11 +139,19 @@ def render(meta, rows, end, results_path):
     if la0:
         w(f"- **Load average** at start {la0[0]:.2f}" + (f", at end {la1[0]:.2f}" if la1 else "")
           + ". The machine is shared: read speeds as magnitudes and the side-by-side ratios as the comparison.")
-    busy = max([x[0] for x in (la0, la1) if x] or [0.0])
-    if busy > 0.5 * (meta.get("nproc") or 1):
-        w(f"- ⚠ **The machine was busy during this run** (1-minute load average up to {busy:.1f} on "
-          f"{meta.get('nproc')} cores, other work running): absolute MB/s and especially the 2-thread figures "
-          "are unreliable here; ratios of sizes are not affected. Re-run on a quiet machine for speed targets.")
+    share = end.get("other_cpu_share") if end else None
+    if share is not None:
+        w(f"- **Other work on the machine** used {100 * share:.0f}% of its CPU time during the run "
+          "(whole-machine busy time from /proc/stat minus this run's own).")
+        busy = share > BUSY_SHARE
+        why = f"other processes used {100 * share:.0f}% of the CPU"
+    else:  # older results: only the load average (which includes the run itself) is known
+        busy = (la0[0] if la0 else 0.0) > 0.75 * (meta.get("nproc") or 1)
+        why = f"load average {la0[0]:.1f} on {meta.get('nproc')} cores at the start" if la0 else ""
+    if busy:
+        w(f"- ⚠ **The machine was busy during this run** ({why}): absolute MB/s and especially the "
+          "2-thread figures are unreliable here; sizes are not affected. Re-run on a quiet machine for the "
+          "speed targets.")
     v = meta.get("versions", {})
     vs = ", ".join(f"{k} {v[k]}" for k in ("zipnn", "zstandard", "libzstd", "blosc2", "openzl", "numpy") if v.get(k))
     if meta.get("tenzip_bin_commit"):
