@@ -30,7 +30,6 @@ void put_u32(std::vector<uint8_t>& out, uint32_t v) {
   uint8_t b[4] = {uint8_t(v), uint8_t(v >> 8), uint8_t(v >> 16), uint8_t(v >> 24)};
   out.insert(out.end(), b, b + 4);
 }
-void put_u32_at(uint8_t* p, uint32_t v) { p[0] = uint8_t(v); p[1] = uint8_t(v >> 8); p[2] = uint8_t(v >> 16); p[3] = uint8_t(v >> 24); }
 uint32_t get_u32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | (uint32_t(p[3]) << 24); }
 
 [[noreturn]] void corrupt(const std::string& what) { throw Error(Errc::corrupt_input, "stream: " + what); }
