@@ -140,13 +140,16 @@ inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
     }
     return r;
   };
+  auto refill_all = [&] {
+    r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
+    r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
+    b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
+  };
   if constexpr (kMulti) {
     const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
     for (size_t rounds; (rounds = safe_rounds()) != 0;)
     for (; rounds; --rounds) {
-      r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
-      r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
-      b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
+      refill_all();
 #define TENZIP_STEP(b, o, t)                                \
       {                                                     \
         const uint64_t e = t[b & mask];                     \
@@ -164,9 +167,7 @@ inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
     const uint16_t *t0 = lane[0].single, *t1 = lane[1].single, *t2 = lane[2].single, *t3 = lane[3].single;
     for (size_t rounds; (rounds = safe_rounds()) != 0;)
     for (; rounds; --rounds) {
-      r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
-      r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
-      b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
+      refill_all();
 #define TENZIP_STEP(b, o, t)             \
       {                                  \
         const uint16_t e = t[b & mask];  \
