@@ -76,19 +76,29 @@ struct StreamEncoder::Scratch {
   std::vector<uint8_t> zbuf;
   ZSTD_CCtx* cctx = nullptr;
   ~Scratch() { ZSTD_freeCCtx(cctx); }
+  // Compresses into zbuf; returns the frame size, or 0 if zstd failed.
+  size_t zstd(const uint8_t* src, size_t n, int level) {
+    if (!cctx) cctx = ZSTD_createCCtx();
+    zbuf.resize(ZSTD_compressBound(n));
+    const size_t z = ZSTD_compressCCtx(cctx, zbuf.data(), zbuf.size(), src, n, level);
+    return ZSTD_isError(z) ? 0 : z;
+  }
+  // Appends a ZSTD stream (mode, section size, the frame in zbuf).
+  void emit_zstd(std::vector<uint8_t>& out, size_t z) const {
+    out.push_back(static_cast<uint8_t>(StreamMode::zstd));
+    put_u32(out, static_cast<uint32_t>(z));
+    out.insert(out.end(), zbuf.data(), zbuf.data() + z);
+  }
 };
 
 namespace {
 // Compresses four slices spread over the stream; says whether zstd looks at least 10%
 // smaller than both the order-0 bound (which HUFF approaches) and storing.
-bool probe_zstd(ZSTD_CCtx*& cctx, std::vector<uint8_t>& buf, const uint8_t* syms, size_t n, double entropy_bits,
-                int level) {
-  if (!cctx) cctx = ZSTD_createCCtx();
+bool probe_zstd(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, double entropy_bits, int level) {
   uint8_t sample[4 * kProbeSlice];
   for (int i = 0; i < 4; ++i) std::memcpy(sample + i * kProbeSlice, syms + (n / 4) * i, kProbeSlice);
-  buf.resize(ZSTD_compressBound(sizeof(sample)));
-  const size_t z = ZSTD_compressCCtx(cctx, buf.data(), buf.size(), sample, sizeof(sample), level);
-  if (ZSTD_isError(z)) return false;
+  const size_t z = S.zstd(sample, sizeof(sample), level);
+  if (z == 0) return false;
   const double order0 = std::min(entropy_bits / 8.0 / static_cast<double>(n), 1.0) * sizeof(sample);
   return static_cast<double>(z) < 0.9 * order0;
 }
@@ -100,15 +110,11 @@ namespace {
 // the probe level and keep the result if smaller than storing.
 bool try_zstd_if_it_pays(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, const StreamPolicy& policy,
                          std::vector<uint8_t>& out) {
-  if (!S.cctx) S.cctx = ZSTD_createCCtx();
-  S.zbuf.resize(ZSTD_compressBound(n));
-  size_t z = ZSTD_compressCCtx(S.cctx, S.zbuf.data(), S.zbuf.size(), syms, n, -1);
-  if (ZSTD_isError(z) || static_cast<double>(z) > 0.98 * static_cast<double>(n)) return false;
-  const size_t z2 = ZSTD_compressCCtx(S.cctx, S.zbuf.data(), S.zbuf.size(), syms, n, policy.zstd_probe_level);
-  if (ZSTD_isError(z2) || z2 + 5 >= n) return false;
-  out.push_back(static_cast<uint8_t>(StreamMode::zstd));
-  put_u32(out, static_cast<uint32_t>(z2));
-  out.insert(out.end(), S.zbuf.data(), S.zbuf.data() + z2);
+  const size_t fast = S.zstd(syms, n, -1);
+  if (fast == 0 || static_cast<double>(fast) > 0.98 * static_cast<double>(n)) return false;
+  const size_t z = S.zstd(syms, n, policy.zstd_probe_level);
+  if (z == 0 || z + 5 >= n) return false;
+  S.emit_zstd(out, z);
   return true;
 }
 }  // namespace
@@ -175,7 +181,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   // tensors or smooth tables, is invisible to an order-0 estimate).
   int zstd_level = policy.zstd_level;
   if (zstd_level == 0 && policy.zstd_probe_level > 0 && n >= 4 * kProbeSlice)
-    zstd_level = probe_zstd(S.cctx, S.zbuf, syms, n, entropy_bits, policy.zstd_probe_level) ? policy.zstd_probe_level : 0;
+    zstd_level = probe_zstd(S, syms, n, entropy_bits, policy.zstd_probe_level) ? policy.zstd_probe_level : 0;
   if (huff_hopeless && zstd_level == 0) return emit_raw();
   // ---- HUFF: cluster block histograms into at most max_tables tables.
   Cluster* C = S.clusters;
@@ -313,14 +319,10 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
 
   // ---- ZSTD, when the level asks for it: catches structure an order-0 coder cannot see.
   if (zstd_level > 0) {
-    if (!S.cctx) S.cctx = ZSTD_createCCtx();
-    S.zbuf.resize(ZSTD_compressBound(n));
-    const size_t z = ZSTD_compressCCtx(S.cctx, S.zbuf.data(), S.zbuf.size(), syms, n, zstd_level);
-    if (!ZSTD_isError(z) && 5 + z < best_size) {
+    const size_t z = S.zstd(syms, n, zstd_level);
+    if (z != 0 && 5 + z < best_size) {
       out.resize(mode_pos);
-      out.push_back(static_cast<uint8_t>(StreamMode::zstd));
-      put_u32(out, static_cast<uint32_t>(z));
-      out.insert(out.end(), S.zbuf.data(), S.zbuf.data() + z);
+      S.emit_zstd(out, z);
       return StreamMode::zstd;
     }
   }
