@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 PKGS=(cmake g++ pkg-config libzstd-dev libxxhash-dev libcli11-dev libfmt-dev libgtest-dev
-      libbenchmark-dev python3 clang libclang-rt-14-dev)
+      libbenchmark-dev nlohmann-json3-dev python3 python3-venv clang libclang-rt-14-dev)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || missing+=("$p")
