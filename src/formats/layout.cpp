@@ -1,5 +1,6 @@
 #include "formats/layout.hpp"
 
+#include <cstring>
 #include <string>
 
 namespace tenzip::formats {
@@ -48,6 +49,39 @@ void check_layout(const FileLayout& l, uint64_t file_size) {
       if (!empty && end > r.size) bad(l, who + ": its strides reach past the end of its region");
     }
   }
+}
+
+std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region, const Tensor& t) {
+  if (t.strides.empty()) {
+    if (t.offset > region.size() || t.size > region.size() - t.offset)
+      throw Error(Errc::corrupt_input, "tensor '" + t.name + "' extends past its region");
+    return {region.begin() + static_cast<ptrdiff_t>(t.offset),
+            region.begin() + static_cast<ptrdiff_t>(t.offset + t.size)};
+  }
+  const size_t es = t.element_size;
+  uint64_t n = 1;
+  for (uint64_t d : t.shape) n *= d;  // check_layout bounded every index, so no overflow in range
+  if (es == 0 || n * es != t.size) throw Error(Errc::corrupt_input, "tensor '" + t.name + "': size disagrees with shape");
+  std::vector<uint8_t> out(t.size);
+  if (n == 0) return out;
+  // Odometer over the indices, innermost fastest; `src` is the element's byte offset in the region.
+  const size_t rank = t.shape.size();
+  std::vector<uint64_t> idx(rank, 0);
+  uint64_t src = t.offset;
+  for (uint64_t k = 0; k < n; ++k) {
+    if (src > region.size() || es > region.size() - src)
+      throw Error(Errc::corrupt_input, "tensor '" + t.name + "': a strided element lies outside its region");
+    std::memcpy(out.data() + k * es, region.data() + src, es);
+    for (size_t d = rank; d-- > 0;) {
+      if (++idx[d] < t.shape[d]) {
+        src += t.strides[d] * es;
+        break;
+      }
+      src -= (t.shape[d] - 1) * t.strides[d] * es;
+      idx[d] = 0;
+    }
+  }
+  return out;
 }
 
 }  // namespace tenzip::formats

@@ -69,6 +69,10 @@ FileLayout parse_onnx(std::span<const uint8_t> file);
 bool looks_like_tflite(std::span<const uint8_t> file) noexcept;
 FileLayout parse_tflite(std::span<const uint8_t> file);
 
+// The tensor's elements as a contiguous row-major array, read from the bytes of its region
+// (strided views are gathered). The layout must have passed check_layout.
+std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region_bytes, const Tensor& t);
+
 // Tries each format's sniff, then its parser. Returns a layout with format "raw" and no regions
 // when nothing matches. If a sniff matches but the parse fails, the parser's error propagates:
 // a damaged safetensors file is reported, not silently stored as bytes.

@@ -1,0 +1,90 @@
+// tenzip — model files: safetensors, GGUF, PyTorch zips, TorchScript, ONNX, TFLite.
+//
+// A model file is stored as one .tnz container whose segments, decoded in order, are the file's
+// bytes: every tensor is a segment of its dtype (so it decodes alone) and every stretch between
+// tensors (headers, JSON, pickles, protobuf fields) is a segment of `bytes`. Plain
+// `tenzip::decompress` therefore restores any model container that is not a delta. The tensor
+// directory lives in the container's metadata (doc/FORMAT.md, "Model metadata").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "tenzip/tenzip.hpp"
+
+namespace tenzip {
+
+struct ModelCompressOptions {
+  int level = 3;
+  unsigned threads = 1;          // 0 = all hardware threads
+  uint32_t chunk_elems = 65536;
+  // "auto" sniffs the file; "raw" stores it as bytes; or force one of: safetensors, gguf,
+  // pytorch-zip (also TorchScript), onnx, tflite.
+  std::string format = "auto";
+};
+
+struct ModelTensor {
+  std::string name;
+  std::string dtype;             // as the file names it: "F32", "BF16", "Q4_K", "torch.float16", "FLOAT"
+  std::vector<uint64_t> shape;
+  uint64_t size = 0;             // bytes of the tensor as a contiguous row-major array
+  DType codec_dtype = DType::bytes;  // how the codec split it
+  uint64_t stored_size = 0;      // compressed bytes of its region (frames included); shared regions count once per tensor
+  bool delta = false;            // stored relative to the base file
+};
+
+struct ModelCompressResult {
+  std::string format;            // what was detected or forced ("raw" when nothing matched)
+  uint64_t bytes_in = 0;
+  uint64_t bytes_out = 0;
+  size_t n_tensors = 0;
+  size_t n_delta_regions = 0;    // regions stored against the base
+};
+
+// Compresses a model file held in memory (for example mmapped) into a container written to
+// `sink`. With a non-empty `base` (an older version of the same model), every region whose name,
+// dtype and size match a region of the base is stored as its difference to it; decoding then
+// needs the same base. `name_hint` (the file name) helps to recognise formats without magic.
+ModelCompressResult compress_model(std::span<const uint8_t> file, const Sink& sink,
+                                   const ModelCompressOptions& opts = {}, std::span<const uint8_t> base = {},
+                                   std::string_view name_hint = {});
+
+// Reads a container held in memory. Works on any container: one without model metadata has
+// format() "raw" and no tensors.
+class ModelReader {
+ public:
+  explicit ModelReader(std::span<const uint8_t> container);  // validates the container and its metadata
+  ~ModelReader();
+  ModelReader(ModelReader&&) noexcept;
+  ModelReader& operator=(ModelReader&&) noexcept;
+
+  const std::string& format() const noexcept;
+  bool is_model() const noexcept;     // has a tensor directory
+  bool needs_base() const noexcept;   // written with compress_model(..., base)
+  uint64_t file_size() const noexcept;  // bytes of the original file
+  const std::vector<ModelTensor>& tensors() const noexcept;
+  std::optional<size_t> find(std::string_view name) const;
+  const Reader& reader() const noexcept;
+
+  // The tensor's bytes, contiguous and row-major, exactly as the format's reference loader
+  // returns them. Decodes only the region holding it. `base` is required when needs_base().
+  std::vector<uint8_t> extract(size_t tensor, std::span<const uint8_t> base = {}, unsigned threads = 1) const;
+
+  // The whole original file, in order, to `sink`, in pieces of bounded size; every chunk is
+  // checked, then the whole file's checksum. `base` is required when needs_base().
+  void decompress(const Sink& sink, std::span<const uint8_t> base = {}, unsigned threads = 1) const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// The format names compress_model accepts in ModelCompressOptions::format.
+std::vector<std::string_view> model_formats();
+
+}  // namespace tenzip

@@ -1,0 +1,190 @@
+// ModelReader: the tensor directory of a container, per-tensor extraction (decodes one segment)
+// and whole-file decompression with checkpoint deltas undone against the base.
+#include <xxhash.h>
+
+#include <algorithm>
+#include <cinttypes>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/delta_kernels.hpp"
+#include "model/metadata.hpp"
+#include "parallel/thread_pool.hpp"
+#include "tenzip/model.hpp"
+
+namespace tenzip {
+
+using model::Delta;
+using model::ModelMeta;
+using model::RegionEntry;
+
+namespace {
+
+// Decoded bytes held at once by decompress(): bounded whatever the file size.
+constexpr uint64_t kBatchBytes = uint64_t{64} << 20;
+
+std::string hex64(uint64_t v) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016" PRIx64, v);
+  return buf;
+}
+
+}  // namespace
+
+struct ModelReader::Impl {
+  Reader reader;
+  std::optional<ModelMeta> meta;
+  std::string format = "raw";
+  std::vector<ModelTensor> tensors;
+  std::vector<int64_t> region_of_segment;  // -1: a gap (or a raw container's only segment)
+
+  explicit Impl(std::span<const uint8_t> c) : reader(c), meta(model::decode_metadata(reader.info())) {
+    const ContainerInfo& info = reader.info();
+    region_of_segment.assign(info.segments.size(), -1);
+    if (!meta) return;
+    format = meta->format;
+    // Compressed size of each segment, for `inspect`.
+    std::vector<uint64_t> seg_stored(info.segments.size(), 0);
+    for (size_t s = 0; s < info.segments.size(); ++s)
+      for (uint64_t k = 0; k < info.segments[s].n_chunks; ++k)
+        seg_stored[s] += info.chunks[info.segments[s].first_chunk + k].frame_size;
+    for (size_t r = 0; r < meta->regions.size(); ++r) {
+      const uint32_t s = meta->regions[r].segment;
+      if (region_of_segment[s] != -1)
+        throw Error(Errc::corrupt_input, "model metadata: two regions name segment " + std::to_string(s));
+      region_of_segment[s] = static_cast<int64_t>(r);
+    }
+    for (const formats::Tensor& t : meta->tensors) {
+      const RegionEntry& r = meta->regions[t.region];
+      tensors.push_back({t.name, t.dtype, t.shape, t.size, r.region.dtype, seg_stored[r.segment],
+                         r.delta != Delta::none});
+    }
+  }
+
+  bool needs_base() const { return meta && meta->base; }
+
+  void check_base(std::span<const uint8_t> base) const {
+    if (!needs_base()) return;
+    if (base.empty())
+      throw Error(Errc::invalid_argument,
+                  "this container is a delta against a base file; give the base (tenzip decompress --base OLD)");
+    if (base.size() != meta->base->file_size)
+      throw Error(Errc::invalid_argument, "wrong base file: it has " + std::to_string(base.size()) +
+                                              " bytes, the container was written against one of " +
+                                              std::to_string(meta->base->file_size));
+  }
+
+  // Checks that the base bytes a delta region needs are the ones it was written against.
+  void check_base_region(const RegionEntry& r, std::span<const uint8_t> base) const {
+    const uint64_t h = XXH3_64bits(base.data() + r.base_offset, r.region.size);
+    if (h != r.base_xxh3)
+      throw Error(Errc::invalid_argument, "wrong base file: region '" + r.region.name + "' at base offset " +
+                                              std::to_string(r.base_offset) + " hashes to " + hex64(h) +
+                                              ", expected " + hex64(r.base_xxh3));
+  }
+};
+
+ModelReader::ModelReader(std::span<const uint8_t> container) : impl_(std::make_unique<Impl>(container)) {}
+ModelReader::~ModelReader() = default;
+ModelReader::ModelReader(ModelReader&&) noexcept = default;
+ModelReader& ModelReader::operator=(ModelReader&&) noexcept = default;
+
+const std::string& ModelReader::format() const noexcept { return impl_->format; }
+bool ModelReader::is_model() const noexcept { return impl_->meta.has_value(); }
+bool ModelReader::needs_base() const noexcept { return impl_->needs_base(); }
+uint64_t ModelReader::file_size() const noexcept { return impl_->reader.info().decoded_size; }
+const std::vector<ModelTensor>& ModelReader::tensors() const noexcept { return impl_->tensors; }
+const Reader& ModelReader::reader() const noexcept { return impl_->reader; }
+
+std::optional<size_t> ModelReader::find(std::string_view name) const {
+  for (size_t i = 0; i < impl_->tensors.size(); ++i)
+    if (impl_->tensors[i].name == name) return i;
+  return std::nullopt;
+}
+
+std::vector<uint8_t> ModelReader::extract(size_t tensor, std::span<const uint8_t> base, unsigned threads) const {
+  const Impl& m = *impl_;
+  if (tensor >= m.tensors.size())
+    throw Error(Errc::invalid_argument, "extract: tensor " + std::to_string(tensor) + " out of range (" +
+                                            std::to_string(m.tensors.size()) + " tensors)");
+  const formats::Tensor& t = m.meta->tensors[tensor];
+  const RegionEntry& r = m.meta->regions[t.region];
+  std::vector<uint8_t> region(r.region.size);
+  m.reader.decode_segment(r.segment, region, threads);
+  if (r.delta != Delta::none) {
+    m.check_base(base);
+    m.check_base_region(r, base);
+    model::delta_decode(r.delta, dtype_size(r.region.dtype), region.data(), base.data() + r.base_offset,
+                        region.data(), region.size());
+  }
+  if (t.strides.empty() && t.offset == 0 && t.size == region.size()) return region;  // the usual case: no copy
+  return formats::gather_tensor(region, t);
+}
+
+void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, unsigned threads) const {
+  const Impl& m = *impl_;
+  const ContainerInfo& info = m.reader.info();
+  m.check_base(base);
+  if (m.needs_base())
+    for (const RegionEntry& r : m.meta->regions)
+      if (r.delta != Delta::none) m.check_base_region(r, base);
+
+  // Segment of every chunk, and the region (if any) it belongs to.
+  std::vector<uint32_t> seg_of(info.chunks.size());
+  for (size_t s = 0; s < info.segments.size(); ++s)
+    for (uint64_t k = 0; k < info.segments[s].n_chunks; ++k) seg_of[info.segments[s].first_chunk + k] = uint32_t(s);
+
+  detail::ThreadPool pool(threads);
+  std::vector<uint8_t> buf;
+  XXH3_state_t* hs = XXH3_createState();
+  if (!hs) throw std::bad_alloc();
+  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hs_owner(hs, &XXH3_freeState);
+  XXH3_64bits_reset(hs);
+
+  for (size_t first = 0; first < info.chunks.size();) {
+    // A batch of whole chunks of at most kBatchBytes (at least one chunk).
+    size_t last = first;
+    const uint64_t start = info.chunks[first].decoded_offset;
+    uint64_t end = start;
+    while (last < info.chunks.size()) {
+      const ChunkInfo& c = info.chunks[last];
+      const uint64_t e = c.decoded_offset + uint64_t{c.n_elems} * dtype_size(info.segments[seg_of[last]].dtype);
+      if (last > first && e - start > kBatchBytes) break;
+      end = e;
+      ++last;
+    }
+    buf.resize(static_cast<size_t>(end - start));
+    pool.parallel_for(last - first, [&](size_t k, unsigned) {
+      const size_t i = first + k;
+      const ChunkInfo& c = info.chunks[i];
+      const uint32_t s = seg_of[i];
+      const size_t es = dtype_size(info.segments[s].dtype);
+      const std::span<uint8_t> dst(buf.data() + (c.decoded_offset - start), size_t{c.n_elems} * es);
+      m.reader.decode_chunk(i, dst);
+      if (const int64_t r = m.region_of_segment[s]; r >= 0) {
+        const RegionEntry& re = m.meta->regions[static_cast<size_t>(r)];
+        if (re.delta != Delta::none)
+          model::delta_decode(re.delta, es, dst.data(), base.data() + re.base_offset + (c.decoded_offset - re.region.offset),
+                              dst.data(), dst.size());
+      }
+    });
+    XXH3_64bits_update(hs, buf.data(), buf.size());
+    sink(buf);
+    first = last;
+  }
+  if (m.meta) {
+    const uint64_t h = XXH3_64bits_digest(hs);
+    if (h != m.meta->file_xxh3)
+      throw Error(Errc::checksum_mismatch, "the restored file hashes to " + hex64(h) + ", the container says " +
+                                               hex64(m.meta->file_xxh3) +
+                                               (m.needs_base() ? " (is this the right base file?)" : ""));
+  }
+}
+
+std::vector<std::string_view> model_formats() {
+  return {"auto", "raw", "safetensors", "gguf", "pytorch-zip", "onnx", "tflite"};
+}
+
+}  // namespace tenzip
