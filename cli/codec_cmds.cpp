@@ -4,12 +4,14 @@
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
 #include <cstdio>
+#include <filesystem>
 #include <memory>
 #include <thread>
 
 #include "commands.hpp"
 #include "io.hpp"
 #include "progress.hpp"
+#include "tenzip/model.hpp"
 
 namespace tzcli {
 
@@ -42,6 +44,16 @@ unsigned output_mode(const Input& in) {
 }  // namespace
 
 int run_compress(const CodecArgs& a) {
+  std::error_code ec;
+  const bool from_stdin = is_stdio(a.input);
+  if (!from_stdin && std::filesystem::is_directory(a.input, ec)) return run_compress_folder(a);
+  const bool regular = !from_stdin && std::filesystem::is_regular_file(a.input, ec);
+  if (a.dtype_given && (!a.base.empty() || a.format != "auto"))
+    throw CliError(2, "--dtype compresses a raw buffer; it does not combine with --format or --base");
+  // A file without --dtype may be a model file: detect its format and keep its tensors apart.
+  if (!a.dtype_given && regular) return run_compress_model(a);
+  if (!a.base.empty() || a.format != "auto")
+    throw CliError(2, "--format and --base need the input as a regular file (they read it more than once)");
   if (is_stdio(a.input) && stdin_is_terminal())
     throw CliError(1, "stdin is a terminal; refusing to read data to compress from it");
   Input in(a.input);
@@ -92,6 +104,15 @@ int run_compress(const CodecArgs& a) {
 }
 
 int run_decompress(const CodecArgs& a) {
+  std::error_code ec;
+  const bool from_stdin = is_stdio(a.input);
+  if (!from_stdin && std::filesystem::is_directory(a.input, ec)) return run_decompress_folder(a);
+  if (!from_stdin && std::filesystem::is_regular_file(a.input, ec) && is_model_container(a.input))
+    return run_decompress_model(a);
+  if (!a.base.empty()) {
+    if (from_stdin) throw CliError(2, "--base needs the container as a file, not stdin");
+    throw CliError(2, a.input + ": --base given, but this container is not a checkpoint delta");
+  }
   std::string out_path;
   if (a.to_stdout) out_path = "-";
   else if (!a.output.empty()) out_path = a.output;
@@ -107,6 +128,7 @@ int run_decompress(const CodecArgs& a) {
   Progress progress("decompressing " + in.name(), in.size(), !a.quiet);
 
   uint64_t total_out = 0;
+  std::vector<uint8_t> metadata;
   try {
     total_out = tenzip::decompress_stream(
         [&](std::span<uint8_t> dst) {
@@ -114,7 +136,11 @@ int run_decompress(const CodecArgs& a) {
           progress.update(in.bytes_read());
           return n;
         },
-        [&](std::span<const uint8_t> s) { out.write(s); }, a.threads);
+        [&](std::span<const uint8_t> s) { out.write(s); }, a.threads, &metadata);
+    // A delta decodes to differences, not to the file: known only at the end, so the output is
+    // discarded (a file) or the exit status says so (stdout).
+    if (tenzip::model_metadata_needs_base(metadata))
+      throw CliError(1, in.name() + ": this is a checkpoint delta; decompress it from a file with --base OLD");
     // The container ends at its footer; anything after it means a damaged or mixed-up file.
     uint8_t extra = 0;
     if (in.read(std::span<uint8_t>(&extra, 1)) != 0) fail_io(in.name(), "unexpected data after the end of the container");

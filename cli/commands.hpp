@@ -21,9 +21,32 @@ struct CodecArgs {
   unsigned threads = 0;    // already resolved (never 0 here)
   int level = 3;
   tenzip::DType dtype = tenzip::DType::bytes;
+  bool dtype_given = false;  // --dtype: a raw buffer of that dtype, no model-file detection
+  std::string format = "auto";  // --format (model files)
+  std::string base;          // --base OLD: a checkpoint delta against OLD (file or folder)
 };
 int run_compress(const CodecArgs& a);
 int run_decompress(const CodecArgs& a);
+
+// Model files and folders (model_cmds.cpp); run_compress/run_decompress dispatch to them.
+int run_compress_model(const CodecArgs& a);
+int run_decompress_model(const CodecArgs& a);  // a.input: a regular file holding a model container
+int run_compress_folder(const CodecArgs& a);
+int run_decompress_folder(const CodecArgs& a);
+// True if the container file at `path` holds a model directory (so decompress takes the model path).
+bool is_model_container(const std::string& path);
+
+struct ExtractArgs {
+  std::string input;
+  std::string tensor;
+  std::string output;  // empty or "-": stdout
+  std::string base;
+  bool to_stdout = false;
+  bool force = false;
+  bool list = false;
+  unsigned threads = 1;
+};
+int run_extract(const ExtractArgs& a);
 
 struct InspectArgs {
   std::string input;

@@ -35,9 +35,15 @@ bool stdin_is_terminal() { return isatty(STDIN_FILENO) == 1; }
 namespace {
 char g_tmp_path[PATH_MAX + 1];
 volatile sig_atomic_t g_tmp_active = 0;
+volatile sig_atomic_t g_defer = 0;    // a folder operation cleans up itself (DeferSignals)
+volatile sig_atomic_t g_pending = 0;  // the signal it deferred
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 extern "C" void on_fatal_signal(int sig) {
+  if (g_defer) {
+    g_pending = sig;
+    return;
+  }
   if (g_tmp_active) unlink(g_tmp_path);
   // Die by the same signal so that the parent sees the usual status (e.g. 128+15).
   signal(sig, SIG_DFL);
@@ -68,6 +74,16 @@ void install_signal_handlers() {
     sigaction(s, &sa, nullptr);
   }
 }
+
+DeferSignals::DeferSignals() { g_defer = 1; }
+DeferSignals::~DeferSignals() {
+  g_defer = 0;
+  if (const int sig = g_pending) {
+    signal(sig, SIG_DFL);
+    raise(sig);
+  }
+}
+bool interrupted() { return g_pending != 0; }
 
 // ---------------------------------------------------------------- Input
 Input::Input(const std::string& path) {

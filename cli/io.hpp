@@ -26,6 +26,18 @@ struct CliError : std::runtime_error {
 // and then die by the same signal. Signals ignored at start (e.g. under nohup) stay ignored.
 void install_signal_handlers();
 
+// Folder operations write a whole temp directory, which a signal handler cannot remove safely.
+// While a DeferSignals lives, those signals only set a flag that interrupted() reports; the code
+// polls it, stops, removes its temp directory, and the destructor then dies by the signal.
+class DeferSignals {
+ public:
+  DeferSignals();
+  ~DeferSignals();
+  DeferSignals(const DeferSignals&) = delete;
+  DeferSignals& operator=(const DeferSignals&) = delete;
+};
+bool interrupted();
+
 bool is_stdio(const std::string& path);  // "-"
 
 // An input: a file (any kind: regular, FIFO, device) or stdin.

@@ -54,6 +54,7 @@ int main(int argc, char** argv) {
       "  cat w.bin | tenzip compress --dtype fp32 - > w.tnz\n"
       "  tenzip decompress - < w.tnz | sha256sum\n"
       "  tenzip inspect model.bin.tnz\n"
+      "  tenzip compress model.safetensors && tenzip extract model.safetensors.tnz --tensor wte.weight -o wte.bin\n"
       "  tenzip bench --dtype fp16 --json a.bin b.bin\n"
       "Run 'tenzip COMMAND --help' for a command's options.\n"
       "Exit status: 0 success, 1 failure (bad input, I/O), 2 usage error.");
@@ -67,7 +68,13 @@ int main(int argc, char** argv) {
   bool keep = false;
   auto* comp = app.add_subcommand("compress", "compress a file (or - for stdin) into a .tnz container");
   comp->add_option("input", ca.input, "file to compress, or - for stdin")->required();
-  comp->add_option("--dtype", dtype_c, kDtypeHelp)->check(dtype_validator());
+  auto* dtype_opt = comp->add_option("--dtype", dtype_c, kDtypeHelp)->check(dtype_validator());
+  comp->add_option("--format", ca.format,
+                   "model file format: auto (detect), raw (no tensors), safetensors, gguf, pytorch-zip, onnx, "
+                   "tflite. Default: auto (files only; stdin is raw)");
+  comp->add_option("--base", ca.base,
+                   "store a checkpoint delta against this older version of the file (or folder); "
+                   "decompressing then needs the same --base");
   comp->add_option("-T,--threads", ca.threads, threads_help)->check(CLI::Range(0u, 4096u));
   comp->add_option("-l,--level", ca.level, "1 (fastest) .. 9 (smallest). Default: 3")
       ->check(CLI::Range(tenzip::kMinLevel, tenzip::kMaxLevel));
@@ -78,9 +85,16 @@ int main(int argc, char** argv) {
   comp->add_flag("-k,--keep", keep, "keep the input (always done; accepted for zstd compatibility)");
   comp->add_flag("-q,--quiet", ca.quiet, "no progress bar, no summary");
   comp->footer(
+      "Without --dtype, a file is checked for a model format (safetensors, GGUF, PyTorch zip and\n"
+      "TorchScript, ONNX, TFLite): each tensor is coded with its own dtype and can be extracted\n"
+      "alone. Other files are coded as bytes. A folder (e.g. a downloaded model) becomes a folder\n"
+      "DIR.tnz: weight files compressed (as NAME.tnz, in parallel), everything else copied.\n"
       "The output is written to a temporary file beside it and renamed when complete: an\n"
       "interrupted or failed run leaves no partial output. The input is never modified.\n"
       "Examples:\n"
+      "  tenzip compress model.safetensors              # writes model.safetensors.tnz\n"
+      "  tenzip compress all-MiniLM-L6-v2/              # writes all-MiniLM-L6-v2.tnz/\n"
+      "  tenzip compress --base step1000.safetensors step1100.safetensors\n"
       "  tenzip compress --dtype fp32 -l 9 weights.bin\n"
       "  tenzip compress --dtype bf16 -T 1 -o out.tnz - < weights.bin");
 
@@ -94,6 +108,7 @@ int main(int argc, char** argv) {
                   "output file, or - for stdout. Default: INPUT without .tnz (stdout for stdin)");
   dec->add_flag("-c,--stdout", da.to_stdout, "write to stdout");
   dec->add_flag("-f,--force", da.force, "overwrite an existing output");
+  dec->add_option("--base", da.base, "the file (or folder) a checkpoint delta was made against");
   dec->add_flag("-k,--keep", keep, "keep the input (always done; accepted for zstd compatibility)");
   dec->add_flag("-q,--quiet", da.quiet, "no progress bar, no summary");
   dec->footer(
@@ -101,6 +116,25 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  tenzip decompress weights.bin.tnz            # writes weights.bin\n"
       "  tenzip decompress -c weights.bin.tnz | sha256sum");
+
+  // ---- extract
+  ExtractArgs ea;
+  ea.threads = hw;
+  auto* ext = app.add_subcommand("extract", "write one tensor of a compressed model file, decoding only that tensor");
+  ext->add_option("input", ea.input, "a model file's .tnz")->required();
+  ext->add_option("--tensor", ea.tensor, "the tensor's name, as the model file names it");
+  ext->add_flag("--list", ea.list, "print the tensor names, one per line");
+  ext->add_option("-o,--output", ea.output, "output file. Default: stdout");
+  ext->add_flag("-c,--stdout", ea.to_stdout, "write to stdout");
+  ext->add_flag("-f,--force", ea.force, "overwrite an existing output; allow writing to a terminal");
+  ext->add_option("--base", ea.base, "the file a checkpoint delta was made against");
+  ext->add_option("-T,--threads", ea.threads, threads_help)->check(CLI::Range(0u, 4096u));
+  ext->footer(
+      "The output holds the tensor's elements, contiguous, row-major and little-endian, exactly\n"
+      "as the format's reference loader returns them (views of shared PyTorch storages are\n"
+      "gathered). Shape and dtype: tenzip inspect FILE.tnz.\n"
+      "Example:\n"
+      "  tenzip extract model.safetensors.tnz --tensor lm_head.weight -o lm_head.bin");
 
   // ---- inspect
   InspectArgs ia;
@@ -150,12 +184,21 @@ int main(int argc, char** argv) {
   try {
     if (*comp) {
       ca.dtype = *tenzip::parse_dtype(dtype_c);
+      ca.dtype_given = dtype_opt->count() > 0;
       ca.threads = resolve(ca.threads);
       return run_compress(ca);
     }
     if (*dec) {
       da.threads = resolve(da.threads);
       return run_decompress(da);
+    }
+    if (*ext) {
+      if (ea.list == !ea.tensor.empty()) {
+        print_error("extract: give exactly one of --tensor NAME or --list (see tenzip extract --help)");
+        return 2;
+      }
+      ea.threads = resolve(ea.threads);
+      return run_extract(ea);
     }
     if (*ins) {
       ia.threads = resolve(ia.threads);
@@ -166,7 +209,7 @@ int main(int argc, char** argv) {
       ba.threads = resolve(ba.threads);
       return run_bench(ba);
     }
-    print_error("no command given; use compress, decompress, inspect or bench (see tenzip --help)");
+    print_error("no command given; use compress, decompress, extract, inspect or bench (see tenzip --help)");
     return 2;
   } catch (const CliError& e) {
     print_error(e.what());

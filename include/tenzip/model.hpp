@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -26,6 +27,8 @@ struct ModelCompressOptions {
   // "auto" sniffs the file; "raw" stores it as bytes; or force one of: safetensors, gguf,
   // pytorch-zip (also TorchScript), onnx, tflite.
   std::string format = "auto";
+  // Called now and then on the calling thread with the bytes of the file consumed so far.
+  std::function<void(uint64_t)> progress;
 };
 
 struct ModelTensor {
@@ -86,5 +89,13 @@ class ModelReader {
 
 // The format names compress_model accepts in ModelCompressOptions::format.
 std::vector<std::string_view> model_formats();
+
+// The format "auto" would pick for this file, from a cheap look at its first bytes ("raw" if
+// none). The full parse (and its validation) happens in compress_model.
+std::string_view detect_model_format(std::span<const uint8_t> file, std::string_view name_hint = {}) noexcept;
+
+// Whether a container's metadata (ContainerInfo::metadata, or what decompress_stream returns)
+// says it is a delta that needs its base file to decode.
+bool model_metadata_needs_base(std::span<const uint8_t> metadata) noexcept;
 
 }  // namespace tenzip

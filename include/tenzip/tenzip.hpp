@@ -112,8 +112,10 @@ class Compressor {
 
 // Decompresses a stream read front to back (stdin works): frames are decoded and checked in
 // order, then the index and footer are validated against what was seen.
-// Returns the number of decoded bytes written to the sink.
-uint64_t decompress_stream(const Source& src, const Sink& sink, unsigned threads = 1);
+// Returns the number of decoded bytes written to the sink. `metadata`, if given, receives the
+// container's metadata (known only at the end: model containers use it to refuse deltas).
+uint64_t decompress_stream(const Source& src, const Sink& sink, unsigned threads = 1,
+                           std::vector<uint8_t>* metadata = nullptr);
 
 // ---------------------------------------------------------------- random access / inspection
 struct SegmentInfo {

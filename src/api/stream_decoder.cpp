@@ -67,7 +67,8 @@ struct Seen {
 
 class StreamParser {
  public:
-  StreamParser(Input& in, const Sink* sink, unsigned threads) : in_(in), sink_(sink), threads_(resolve_threads(threads)) {}
+  StreamParser(Input& in, const Sink* sink, unsigned threads, std::vector<uint8_t>* metadata)
+      : in_(in), sink_(sink), threads_(resolve_threads(threads)), metadata_out_(metadata) {}
 
   uint64_t run() {
     std::vector<uint8_t> buf;
@@ -210,11 +211,13 @@ class StreamParser {
     uint8_t extra = 0;
     if (in_.read(&extra, 1) != 0)
       fail(Errc::corrupt_input, at("footer", footer_offset), "data follows the footer (the container ends there)");
+    if (metadata_out_) *metadata_out_ = idx.metadata;
   }
 
   Input& in_;
   const Sink* sink_;
   unsigned threads_;
+  std::vector<uint8_t>* metadata_out_;
   FileHeader fh_;
   uint64_t pos_ = 0;
   uint64_t decoded_ = 0;
@@ -253,16 +256,18 @@ uint64_t MemoryInput::skip(uint64_t n) {
   return k;
 }
 
-uint64_t parse_stream(Input& in, const Sink* sink, unsigned threads) { return StreamParser(in, sink, threads).run(); }
+uint64_t parse_stream(Input& in, const Sink* sink, unsigned threads, std::vector<uint8_t>* metadata) {
+  return StreamParser(in, sink, threads, metadata).run();
+}
 
 }  // namespace tenzip::detail
 
 namespace tenzip {
 
-uint64_t decompress_stream(const Source& src, const Sink& sink, unsigned threads) {
+uint64_t decompress_stream(const Source& src, const Sink& sink, unsigned threads, std::vector<uint8_t>* metadata) {
   if (!src || !sink) throw Error(Errc::invalid_argument, "decompress_stream: empty source or sink");
   detail::SourceInput in(src);
-  return detail::parse_stream(in, &sink, threads);
+  return detail::parse_stream(in, &sink, threads, metadata);
 }
 
 }  // namespace tenzip

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "tenzip/tenzip.hpp"
 
@@ -32,7 +33,7 @@ class MemoryInput final : public Input {
 };
 
 // With sink == nullptr, payloads are skipped, not decoded (structure check only).
-// Returns the number of decoded bytes.
-uint64_t parse_stream(Input& in, const Sink* sink, unsigned threads);
+// Returns the number of decoded bytes; `metadata` (if given) receives the index's metadata.
+uint64_t parse_stream(Input& in, const Sink* sink, unsigned threads, std::vector<uint8_t>* metadata = nullptr);
 
 }  // namespace tenzip::detail

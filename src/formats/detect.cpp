@@ -52,3 +52,20 @@ formats::FileLayout layout_for(std::span<const uint8_t> file, const std::string&
 }
 
 }  // namespace tenzip::model
+
+namespace tenzip {
+
+std::string_view detect_model_format(std::span<const uint8_t> file, std::string_view name_hint) noexcept {
+  (void)name_hint;
+  for (const auto& f : formats::registry())
+    if (f.sniff(file)) return f.name;
+  return "raw";
+}
+
+std::vector<std::string_view> model_formats() {
+  std::vector<std::string_view> out = {"auto", "raw"};
+  for (const auto& f : formats::registry()) out.push_back(f.name);
+  return out;
+}
+
+}  // namespace tenzip

@@ -85,6 +85,7 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
       const size_t n = static_cast<size_t>(std::min<uint64_t>(kPiece, size - done));
       comp.write(file.subspan(off + done, n));
       done += n;
+      if (opts.progress) opts.progress(off + done);
     }
   };
 
@@ -117,6 +118,7 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
         delta_encode(e.delta, es, cur + done, old + done, scratch.data(), n);
         comp.write({scratch.data(), n});
         done += n;
+        if (opts.progress) opts.progress(r.offset + done);
       }
       ++res.n_delta_regions;
     }

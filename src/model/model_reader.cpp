@@ -1,5 +1,6 @@
 // ModelReader: the tensor directory of a container, per-tensor extraction (decodes one segment)
 // and whole-file decompression with checkpoint deltas undone against the base.
+#include <nlohmann/json.hpp>
 #include <xxhash.h>
 
 #include <algorithm>
@@ -183,8 +184,10 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
   }
 }
 
-std::vector<std::string_view> model_formats() {
-  return {"auto", "raw", "safetensors", "gguf", "pytorch-zip", "onnx", "tflite"};
+bool model_metadata_needs_base(std::span<const uint8_t> metadata) noexcept {
+  if (metadata.empty() || metadata.front() != '{') return false;
+  const auto doc = nlohmann::json::parse(metadata.begin(), metadata.end(), nullptr, /*allow_exceptions=*/false);
+  return doc.is_object() && doc.contains("tenzip_model") && doc.contains("base");
 }
 
 }  // namespace tenzip

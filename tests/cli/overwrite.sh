@@ -114,8 +114,13 @@ grep -q 'does-not-exist.bin' "$WORK/err" || fail "missing input not named"
 run_expect 1 "$TENZIP" decompress does-not-exist.tnz
 check_error_line
 mkdir adir
-run_expect 1 "$TENZIP" compress adir
+"$TENZIP" compress -q adir            # a folder compresses to a folder
+[[ -d adir.tnz ]] || fail "compress adir made no adir.tnz folder"
+run_expect 1 "$TENZIP" compress adir  # and is not overwritten without -f
 check_error_line
+grep -q 'adir.tnz' "$WORK/err" || fail "existing output folder not named"
+"$TENZIP" compress -q -f adir
+rm -r adir.tnz
 run_expect 1 "$TENZIP" compress -o nodir/x.tnz a.bin
 check_error_line
 rmdir adir

@@ -1,0 +1,477 @@
+// Model files and folders: `tenzip compress|decompress` on a model file or a folder, and
+// `tenzip extract`. Files are mapped, not read; every output is written to a temp path and
+// renamed into place when complete.
+// GCC 12 warns falsely about std::string concatenation at -O3 (GCC bug 105329).
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
+#pragma GCC diagnostic ignored "-Wrestrict"
+#endif
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "commands.hpp"
+#include "io.hpp"
+#include "progress.hpp"
+#include "tenzip/model.hpp"
+
+namespace tzcli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kSuffix = ".tnz";
+
+bool has_suffix(const std::string& s, std::string_view suffix) {
+  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+[[noreturn]] void rethrow_named(const tenzip::Error& e, const std::string& name) {
+  const int code = e.code() == tenzip::Errc::invalid_argument ? 2 : 1;
+  throw CliError(code, name + ": " + e.what());
+}
+
+unsigned output_mode(const Input& in) { return in.is_regular() ? (in.mode() & 0777) : default_file_mode(); }
+
+std::string summary_ratio(uint64_t in, uint64_t out) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", in ? 100.0 * double(out) / double(in) : 0.0);
+  return buf;
+}
+
+// Compresses one model file (mapped) into `sink`.
+tenzip::ModelCompressResult compress_one(const std::string& path, std::span<const uint8_t> bytes,
+                                         std::span<const uint8_t> base, const CodecArgs& a, unsigned threads,
+                                         const tenzip::Sink& sink, const std::function<void(uint64_t)>& progress) {
+  tenzip::ModelCompressOptions o;
+  o.level = a.level;
+  o.threads = threads;
+  o.format = a.format;
+  o.progress = progress;
+  try {
+    return tenzip::compress_model(bytes, sink, o, base, fs::path(path).filename().string());
+  } catch (const tenzip::Error& e) {
+    rethrow_named(e, path);
+  }
+}
+
+// ---------------------------------------------------------------- folders
+
+// Files that hold weights: compressed (model formats are detected by content; these extensions
+// also go through the codec, as raw bytes when no format matches). Everything else is copied.
+bool is_weight_file(const fs::path& p, std::span<const uint8_t> head) {
+  static const char* const kExt[] = {".safetensors", ".gguf", ".bin", ".pt",     ".pth", ".ckpt", ".onnx",
+                                     ".tflite",      ".h5",   ".msgpack", ".npz", ".npy", ".pb",   ".jit",
+                                     ".tnz"};  // a .tnz inside a folder is compressed again, so every .tnz in the output is ours
+  const std::string ext = p.extension().string();
+  for (const char* e : kExt)
+    if (ext == e) return true;
+  return tenzip::detect_model_format(head, p.filename().string()) != "raw";
+}
+
+struct FolderEntry {
+  fs::path rel;
+  bool is_dir = false;
+};
+
+// Every directory and file under `root`, sorted (deterministic output). File symlinks are
+// followed (Hugging Face snapshots are symlinks into a blob store); a symlink to a directory or
+// anything that is neither file nor directory is an error rather than silently skipped.
+std::vector<FolderEntry> list_folder(const fs::path& root) {
+  std::vector<FolderEntry> out;
+  std::error_code ec;
+  fs::recursive_directory_iterator it(root, fs::directory_options::none, ec), end;
+  if (ec) fail_io(root.string(), ec.message());
+  for (; it != end; it.increment(ec)) {
+    if (ec) fail_io(root.string(), ec.message());
+    const fs::path p = it->path();
+    const fs::path rel = fs::relative(p, root);
+    if (it->is_symlink()) {
+      if (fs::is_directory(p)) throw CliError(1, p.string() + ": symlink to a directory; not followed");
+      if (!fs::is_regular_file(p)) throw CliError(1, p.string() + ": broken symlink or not a regular file");
+      out.push_back({rel, false});
+    } else if (it->is_directory()) {
+      out.push_back({rel, true});
+    } else if (it->is_regular_file()) {
+      out.push_back({rel, false});
+    } else {
+      throw CliError(1, p.string() + ": not a regular file or directory");
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const FolderEntry& x, const FolderEntry& y) { return x.rel < y.rel; });
+  return out;
+}
+
+// A temp directory beside the final output, removed unless committed (renamed into place).
+class TempDir {
+ public:
+  TempDir(const fs::path& final_path, bool force) : final_(final_path), force_(force) {
+    std::error_code ec;
+    if (fs::exists(fs::symlink_status(final_, ec)) && !force)
+      throw CliError(1, final_.string() + ": already exists; use -f to replace it");
+    tmp_ = final_;
+    tmp_ += ".tmp-" + std::to_string(getpid());
+    fs::remove_all(tmp_, ec);
+    if (!fs::create_directories(tmp_, ec) || ec) fail_io(tmp_.string(), "cannot create directory: " + ec.message());
+  }
+  ~TempDir() {
+    if (committed_) return;
+    std::error_code ec;
+    fs::remove_all(tmp_, ec);
+  }
+  const fs::path& path() const { return tmp_; }
+  void commit() {
+    std::error_code ec;
+    fs::path old;
+    if (fs::exists(fs::symlink_status(final_, ec))) {
+      if (!force_) throw CliError(1, final_.string() + ": appeared while writing; use -f to replace it");
+      old = final_;
+      old += ".old-" + std::to_string(getpid());
+      fs::rename(final_, old, ec);
+      if (ec) fail_io(final_.string(), "cannot move the old output aside: " + ec.message());
+    }
+    fs::rename(tmp_, final_, ec);
+    if (ec) fail_io(final_.string(), "cannot rename " + tmp_.string() + " into place: " + ec.message());
+    committed_ = true;
+    if (!old.empty()) fs::remove_all(old, ec);
+  }
+
+ private:
+  fs::path final_, tmp_;
+  bool force_;
+  bool committed_ = false;
+};
+
+// Writes `bytes` produced by `produce(sink)` to `path` (inside a temp dir, so no atomic rename needed).
+void write_file(const fs::path& path, unsigned mode, const std::function<void(const tenzip::Sink&)>& produce) {
+  Output out(path.string(), /*force=*/false, nullptr, mode);
+  produce([&](std::span<const uint8_t> s) { out.write(s); });
+  out.commit();
+}
+
+void copy_into(const fs::path& from, const fs::path& to) {
+  std::error_code ec;
+  fs::copy_file(from, to, fs::copy_options::none, ec);  // follows symlinks: copies the content
+  if (ec) fail_io(from.string(), "cannot copy to " + to.string() + ": " + ec.message());
+}
+
+unsigned file_mode(const fs::path& p) {
+  std::error_code ec;
+  const auto perms = fs::status(p, ec).permissions();
+  return ec ? default_file_mode() : static_cast<unsigned>(perms) & 0777;
+}
+
+// Runs job(i) for i in [0, n) on `workers` threads, in order of i per thread; stops early on
+// the first error (rethrown) or on a signal.
+void run_jobs(size_t n, unsigned workers, const std::function<void(size_t)>& job) {
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::exception_ptr first_error;
+  std::mutex mu;
+  auto loop = [&] {
+    for (;;) {
+      if (stop || interrupted()) return;
+      const size_t i = next++;
+      if (i >= n) return;
+      try {
+        job(i);
+      } catch (...) {
+        std::lock_guard lock(mu);
+        if (!first_error) first_error = std::current_exception();
+        stop = true;
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (unsigned w = 1; w < workers; ++w) pool.emplace_back(loop);
+  loop();
+  for (auto& t : pool) t.join();
+  if (first_error) std::rethrow_exception(first_error);
+  if (interrupted()) throw CliError(1, "interrupted");
+}
+
+struct FileJob {
+  fs::path rel;
+  bool compress = false;
+  uint64_t size = 0;
+};
+
+fs::path strip_slashes(std::string s) {
+  while (s.size() > 1 && s.back() == '/') s.pop_back();
+  return fs::path(s);
+}
+
+}  // namespace
+
+bool is_model_container(const std::string& path) {
+  try {
+    WholeInput in(path);
+    return tenzip::ModelReader(in.bytes()).is_model();
+  } catch (const std::exception&) {
+    return false;  // not a valid container: the streaming path reports the problem
+  }
+}
+
+// ---------------------------------------------------------------- one file
+
+int run_compress_model(const CodecArgs& a) {
+  Input in(a.input);  // identity (refuse to overwrite the input) and permissions
+  WholeInput file(a.input);
+  std::optional<WholeInput> base;
+  if (!a.base.empty()) {
+    if (fs::is_directory(a.base)) throw CliError(2, a.base + ": --base must be a file when compressing a file");
+    base.emplace(a.base);
+  }
+  const std::string out_path = a.to_stdout ? "-" : !a.output.empty() ? a.output : a.input + std::string(kSuffix);
+  if (is_stdio(out_path) && stdout_is_terminal() && !a.force)
+    throw CliError(1, "stdout is a terminal; refusing to write compressed data to it (use -o FILE, or -f to force)");
+  Output out(out_path, a.force, &in, output_mode(in));
+  Progress progress("compressing " + in.name(), file.bytes().size(), !a.quiet);
+  const auto res = compress_one(a.input, file.bytes(), base ? base->bytes() : std::span<const uint8_t>{}, a,
+                                a.threads, [&](std::span<const uint8_t> s) { out.write(s); },
+                                [&](uint64_t done) { progress.update(done); });
+  progress.finish();
+  out.commit();
+  if (!a.quiet && !out.is_stdout()) {
+    std::string what = res.format;
+    if (res.format != "raw") what += ", " + std::to_string(res.n_tensors) + " tensors";
+    if (base) what += ", " + std::to_string(res.n_delta_regions) + " stored against the base";
+    std::fprintf(stderr, "%s : %s (%s => %s, %s) [%s]\n", in.name().c_str(),
+                 summary_ratio(res.bytes_in, res.bytes_out).c_str(), human_size(res.bytes_in).c_str(),
+                 human_size(res.bytes_out).c_str(), out.name().c_str(), what.c_str());
+  }
+  return 0;
+}
+
+int run_decompress_model(const CodecArgs& a) {
+  std::string out_path;
+  if (a.to_stdout) out_path = "-";
+  else if (!a.output.empty()) out_path = a.output;
+  else if (has_suffix(a.input, kSuffix)) out_path = a.input.substr(0, a.input.size() - kSuffix.size());
+  else throw CliError(2, a.input + ": unknown suffix (expected .tnz); name the output with -o OUT, or use -c for stdout");
+  Input in(a.input);
+  WholeInput file(a.input);
+  std::optional<WholeInput> base;
+  if (!a.base.empty()) base.emplace(a.base);
+  try {
+    const tenzip::ModelReader reader(file.bytes());
+    if (reader.needs_base() && !base)
+      throw CliError(2, a.input + ": this is a checkpoint delta; give the file it was made against with --base OLD");
+    Output out(out_path, a.force, &in, output_mode(in));
+    Progress progress("decompressing " + in.name(), reader.file_size(), !a.quiet);
+    uint64_t done = 0;
+    reader.decompress(
+        [&](std::span<const uint8_t> s) {
+          out.write(s);
+          progress.update(done += s.size());
+        },
+        base ? base->bytes() : std::span<const uint8_t>{}, a.threads);
+    progress.finish();
+    out.commit();
+    if (!a.quiet && !out.is_stdout())
+      std::fprintf(stderr, "%s : %s => %s, %s [%s]\n", in.name().c_str(), human_size(file.bytes().size()).c_str(),
+                   human_size(done).c_str(), out.name().c_str(), reader.format().c_str());
+  } catch (const tenzip::Error& e) {
+    rethrow_named(e, in.name());
+  }
+  return 0;
+}
+
+// ---------------------------------------------------------------- folders
+
+int run_compress_folder(const CodecArgs& a) {
+  if (a.to_stdout) throw CliError(2, a.input + ": a folder compresses to a folder; -c is not possible");
+  if (a.dtype_given) throw CliError(2, a.input + ": --dtype applies to single files; a folder's files are detected one by one");
+  const fs::path src = strip_slashes(a.input);
+  const fs::path dst = a.output.empty() ? fs::path(src.string() + std::string(kSuffix)) : strip_slashes(a.output);
+  std::optional<fs::path> base_dir;
+  if (!a.base.empty()) {
+    if (!fs::is_directory(a.base)) throw CliError(2, a.base + ": --base must be a folder when compressing a folder");
+    base_dir = strip_slashes(a.base);
+  }
+  DeferSignals defer;
+  const auto entries = list_folder(src);
+  TempDir tmp(dst, a.force);
+
+  std::vector<FileJob> jobs;
+  for (const auto& e : entries) {
+    if (e.is_dir) {
+      std::error_code ec;
+      fs::create_directories(tmp.path() / e.rel, ec);
+      if (ec) fail_io((tmp.path() / e.rel).string(), ec.message());
+      continue;
+    }
+    const fs::path p = src / e.rel;
+    WholeInput head(p.string());
+    jobs.push_back({e.rel, is_weight_file(p, head.bytes()), head.bytes().size()});
+  }
+  // Weight files first, biggest first, so that the parallel workers finish together.
+  std::stable_sort(jobs.begin(), jobs.end(), [](const FileJob& x, const FileJob& y) {
+    return x.compress != y.compress ? x.compress : x.size > y.size;
+  });
+  const size_t n_weights = static_cast<size_t>(std::count_if(jobs.begin(), jobs.end(), [](auto& j) { return j.compress; }));
+  // Many files: one thread each, files in parallel. Few: the threads split each file's chunks.
+  const unsigned workers = static_cast<unsigned>(std::clamp<size_t>(n_weights, 1, a.threads));
+  const unsigned per_file = std::max(1u, a.threads / workers);
+  const bool show = !a.quiet && stderr_is_terminal();
+  std::mutex print_mu;
+  std::atomic<size_t> n_done{0};
+  uint64_t total_in = 0;
+  std::atomic<uint64_t> total_out{0};
+  for (const auto& j : jobs) total_in += j.size;
+
+  run_jobs(jobs.size(), workers, [&](size_t i) {
+    const FileJob& j = jobs[i];
+    const fs::path from = src / j.rel;
+    uint64_t out_bytes = j.size;
+    std::string what = "copied";
+    if (!j.compress) {
+      copy_into(from, tmp.path() / j.rel);
+    } else {
+      WholeInput file(from.string());
+      std::optional<WholeInput> base;
+      if (base_dir && fs::is_regular_file(*base_dir / j.rel)) base.emplace((*base_dir / j.rel).string());
+      fs::path to = tmp.path() / j.rel;
+      to += kSuffix;
+      tenzip::ModelCompressResult res;
+      write_file(to, file_mode(from), [&](const tenzip::Sink& sink) {
+        res = compress_one(from.string(), file.bytes(), base ? base->bytes() : std::span<const uint8_t>{}, a, per_file,
+                           sink, [&](uint64_t) {
+                             if (interrupted()) throw CliError(1, "interrupted");
+                           });
+      });
+      out_bytes = res.bytes_out;
+      what = res.format + " " + summary_ratio(res.bytes_in, res.bytes_out);
+      if (base) what += ", " + std::to_string(res.n_delta_regions) + " regions against the base";
+    }
+    total_out += out_bytes;
+    const size_t k = ++n_done;
+    if (show) {
+      std::lock_guard lock(print_mu);
+      std::fprintf(stderr, "[%zu/%zu] %s : %s => %s (%s)\n", k, jobs.size(), j.rel.string().c_str(),
+                   human_size(j.size).c_str(), human_size(out_bytes).c_str(), what.c_str());
+    }
+  });
+  tmp.commit();
+  if (!a.quiet)
+    std::fprintf(stderr, "%s : %s (%s => %s, %zu files, %zu compressed, %s)\n", src.string().c_str(),
+                 summary_ratio(total_in, total_out).c_str(), human_size(total_in).c_str(),
+                 human_size(total_out.load()).c_str(), jobs.size(), n_weights, dst.string().c_str());
+  return 0;
+}
+
+int run_decompress_folder(const CodecArgs& a) {
+  if (a.to_stdout) throw CliError(2, a.input + ": a folder decompresses to a folder; -c is not possible");
+  const fs::path src = strip_slashes(a.input);
+  fs::path dst;
+  if (!a.output.empty()) dst = strip_slashes(a.output);
+  else if (has_suffix(src.string(), kSuffix)) dst = src.string().substr(0, src.string().size() - kSuffix.size());
+  else throw CliError(2, a.input + ": unknown suffix (expected DIR.tnz); name the output folder with -o OUT");
+  std::optional<fs::path> base_dir;
+  if (!a.base.empty()) {
+    if (!fs::is_directory(a.base)) throw CliError(2, a.base + ": --base must be a folder when decompressing a folder");
+    base_dir = strip_slashes(a.base);
+  }
+  DeferSignals defer;
+  const auto entries = list_folder(src);
+  TempDir tmp(dst, a.force);
+  std::vector<FileJob> jobs;
+  for (const auto& e : entries) {
+    if (e.is_dir) {
+      std::error_code ec;
+      fs::create_directories(tmp.path() / e.rel, ec);
+      if (ec) fail_io((tmp.path() / e.rel).string(), ec.message());
+      continue;
+    }
+    jobs.push_back({e.rel, has_suffix(e.rel.filename().string(), kSuffix), 0});
+  }
+  const size_t n_packed = static_cast<size_t>(std::count_if(jobs.begin(), jobs.end(), [](auto& j) { return j.compress; }));
+  const unsigned workers = static_cast<unsigned>(std::clamp<size_t>(n_packed, 1, a.threads));
+  const unsigned per_file = std::max(1u, a.threads / workers);
+  const bool show = !a.quiet && stderr_is_terminal();
+  std::mutex print_mu;
+  std::atomic<size_t> n_done{0};
+  run_jobs(jobs.size(), workers, [&](size_t i) {
+    const FileJob& j = jobs[i];
+    const fs::path from = src / j.rel;
+    if (!j.compress) {
+      copy_into(from, tmp.path() / j.rel);
+    } else {
+      fs::path rel = j.rel;
+      rel.replace_filename(j.rel.filename().string().substr(0, j.rel.filename().string().size() - kSuffix.size()));
+      WholeInput file(from.string());
+      try {
+        const tenzip::ModelReader reader(file.bytes());
+        std::optional<WholeInput> base;
+        if (reader.needs_base()) {
+          if (!base_dir)
+            throw CliError(2, from.string() + ": a checkpoint delta; give the folder it was made against with --base OLD_DIR");
+          if (!fs::is_regular_file(*base_dir / rel))
+            throw CliError(1, from.string() + ": its base " + (*base_dir / rel).string() + " does not exist");
+          base.emplace((*base_dir / rel).string());
+        }
+        write_file(tmp.path() / rel, file_mode(from), [&](const tenzip::Sink& sink) {
+          reader.decompress(sink, base ? base->bytes() : std::span<const uint8_t>{}, per_file);
+        });
+      } catch (const tenzip::Error& e) {
+        rethrow_named(e, from.string());
+      }
+    }
+    const size_t k = ++n_done;
+    if (show) {
+      std::lock_guard lock(print_mu);
+      std::fprintf(stderr, "[%zu/%zu] %s\n", k, jobs.size(), j.rel.string().c_str());
+    }
+  });
+  tmp.commit();
+  if (!a.quiet) std::fprintf(stderr, "%s : %zu files, %zu decompressed => %s\n", src.string().c_str(), jobs.size(), n_packed, dst.string().c_str());
+  return 0;
+}
+
+// ---------------------------------------------------------------- extract
+
+int run_extract(const ExtractArgs& a) {
+  WholeInput file(a.input);
+  std::optional<tenzip::ModelReader> reader;
+  try {
+    reader.emplace(file.bytes());
+  } catch (const tenzip::Error& e) {
+    rethrow_named(e, a.input);
+  }
+  if (!reader->is_model())
+    throw CliError(1, a.input + ": holds no tensor directory (it was compressed as a raw buffer, not a model file)");
+  if (a.list) {
+    for (const auto& t : reader->tensors()) std::printf("%s\n", t.name.c_str());
+    return 0;
+  }
+  const auto idx = reader->find(a.tensor);
+  if (!idx) throw CliError(1, a.input + ": no tensor named '" + a.tensor + "' (list them with: tenzip extract --list " + a.input + ")");
+  std::optional<WholeInput> base;
+  if (reader->needs_base()) {
+    if (a.base.empty()) throw CliError(2, a.input + ": this is a checkpoint delta; give its base with --base OLD");
+    base.emplace(a.base);
+  }
+  const std::string out_path = a.to_stdout || a.output.empty() ? "-" : a.output;
+  if (is_stdio(out_path) && stdout_is_terminal() && !a.force)
+    throw CliError(1, "stdout is a terminal; refusing to write tensor bytes to it (use -o FILE, or -f to force)");
+  std::vector<uint8_t> bytes;
+  try {
+    bytes = reader->extract(*idx, base ? base->bytes() : std::span<const uint8_t>{}, a.threads);
+  } catch (const tenzip::Error& e) {
+    rethrow_named(e, a.input);
+  }
+  Output out(out_path, a.force, nullptr, default_file_mode());
+  out.write(bytes);
+  out.commit();
+  return 0;
+}
+
+}  // namespace tzcli
