@@ -15,6 +15,7 @@
 #include "commands.hpp"
 #include "io.hpp"
 #include "progress.hpp"
+#include "tenzip/model.hpp"
 
 namespace tzcli {
 
@@ -170,6 +171,12 @@ int run_inspect(const InspectArgs& a) {
     const tenzip::Reader reader(data);
     const tenzip::ContainerInfo& info = reader.info();
     const auto streams = tenzip::summarize_streams(reader);
+    const tenzip::ModelReader model(data);  // the tensor directory, if the container has one
+    auto shape_str = [](const std::vector<uint64_t>& shape, bool json) {
+      std::string o = "[";
+      for (size_t i = 0; i < shape.size(); ++i) o += (i ? (json ? "," : ", ") : "") + std::to_string(shape[i]);
+      return o + "]";
+    };
 
     // Coded bytes per segment: the frames of its chunks.
     std::vector<uint64_t> seg_coded(info.segments.size(), 0);
@@ -228,6 +235,24 @@ int run_inspect(const InspectArgs& a) {
       o += ",\"ratio\":" + json_number(ratio);
       o += ",\"metadata_size\":" + std::to_string(info.metadata.size());
       o += ",\"chunks\":" + std::to_string(info.chunks.size());
+      if (model.is_model()) {
+        o += ",\"model\":{\"format\":" + json_string(model.format());
+        o += ",\"needs_base\":" + std::string(model.needs_base() ? "true" : "false");
+        o += ",\"tensors\":[";
+        for (size_t i = 0; i < model.tensors().size(); ++i) {
+          const auto& t = model.tensors()[i];
+          if (i) o += ",";
+          o += "{\"name\":" + json_string(t.name);
+          o += ",\"dtype\":" + json_string(t.dtype);
+          o += ",\"shape\":" + shape_str(t.shape, true);
+          o += ",\"size\":" + std::to_string(t.size);
+          o += ",\"codec_dtype\":" + json_string(std::string(tenzip::dtype_name(t.codec_dtype)));
+          o += ",\"stored_size\":" + std::to_string(t.stored_size);
+          o += ",\"ratio\":" + json_number(ratio_of(t.stored_size, t.size));
+          o += ",\"delta\":" + std::string(t.delta ? "true" : "false") + "}";
+        }
+        o += "]}";
+      }
       o += ",\"segments\":[";
       for (size_t s = 0; s < info.segments.size(); ++s) {
         const auto& seg = info.segments[s];
@@ -283,6 +308,23 @@ int run_inspect(const InspectArgs& a) {
     std::printf("  ratio            %s (compressed / original)\n", fmt_ratio(ratio).c_str());
     std::printf("  chunks           %zu\n", info.chunks.size());
     std::printf("  metadata         %zu bytes\n", info.metadata.size());
+
+    constexpr size_t kMaxTensorLines = 60;
+    if (model.is_model()) {
+      std::printf("\nmodel file: %s, %zu tensors%s\n", model.format().c_str(), model.tensors().size(),
+                  model.needs_base() ? " (a checkpoint delta: decoding needs --base)" : "");
+      if (!model.tensors().empty())
+        std::printf("  %-40s %-12s %-20s %14s %14s %8s\n", "name", "dtype", "shape", "bytes", "stored B", "ratio");
+      for (size_t i = 0; i < model.tensors().size() && i < kMaxTensorLines; ++i) {
+        const auto& t = model.tensors()[i];
+        std::printf("  %-40s %-12s %-20s %14llu %14llu %8s%s\n", t.name.c_str(), t.dtype.c_str(),
+                    shape_str(t.shape, false).c_str(), static_cast<unsigned long long>(t.size),
+                    static_cast<unsigned long long>(t.stored_size), fmt_ratio(ratio_of(t.stored_size, t.size)).c_str(),
+                    t.delta ? "  delta" : "");
+      }
+      if (model.tensors().size() > kMaxTensorLines)
+        std::printf("  ... %zu more tensors (--json lists all)\n", model.tensors().size() - kMaxTensorLines);
+    }
 
     std::printf("\nsegments: %zu\n", info.segments.size());
     std::printf("  %5s  %-9s %14s %14s %8s %14s %8s\n", "#", "dtype", "elements", "decoded B", "chunks", "coded B",
