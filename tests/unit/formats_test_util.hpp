@@ -1,0 +1,94 @@
+// Helpers shared by the model-file parser tests: fixture files, the reference loaders' sidecars
+// (tests/formats/gen_safetensors_gguf.py) and error expectations.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <iterator>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "formats/layout.hpp"
+
+namespace tenzip::testing {
+
+using Bytes = std::vector<uint8_t>;
+
+inline Bytes read_bytes(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) throw std::runtime_error("cannot open " + p.string());
+  return Bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+}
+
+inline std::filesystem::path formats_data(const std::string& name) {
+  return std::filesystem::path(TENZIP_SOURCE_DIR) / "tests" / "data" / "formats" / name;
+}
+
+inline Bytes as_bytes(std::string_view s) { return Bytes(s.begin(), s.end()); }
+
+// Runs f, which must throw tenzip::Error with `code` and a message that starts with `prefix`
+// and contains `needle`.
+inline void expect_error(const std::function<void()>& f, Errc code, const std::string& prefix,
+                         const std::string& needle) {
+  try {
+    f();
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_EQ(e.code(), code) << msg;
+    EXPECT_EQ(msg.rfind(prefix, 0), 0u) << "message does not start with '" << prefix << "': " << msg;
+    EXPECT_NE(msg.find(needle), std::string::npos) << "message does not name '" << needle << "': " << msg;
+    return;
+  }
+  ADD_FAILURE() << "no tenzip::Error thrown; expected one naming '" << needle << "'";
+}
+
+// The bytes the layout says tensor t has.
+inline std::span<const uint8_t> tensor_bytes(const formats::FileLayout& l, const formats::Tensor& t,
+                                             std::span<const uint8_t> file) {
+  const formats::Region& r = l.regions.at(t.region);
+  return file.subspan(r.offset + t.offset, t.size);
+}
+
+// Compares a parsed layout with what the reference loader saw (<file>.expected.json/.bin): the
+// same tensors, names, dtype strings, shapes, sizes, file offsets (when recorded) and bytes.
+// `same_order`: the sidecar lists tensors in the file's order (GGUF), else by name.
+inline void expect_matches_sidecar(const formats::FileLayout& l, std::span<const uint8_t> file,
+                                   const std::filesystem::path& fixture, bool same_order) {
+  const Bytes js = read_bytes(fixture.string() + ".expected.json");
+  const auto meta = nlohmann::json::parse(js.begin(), js.end());
+  const Bytes bin = read_bytes(fixture.string() + ".expected.bin");
+  EXPECT_EQ(l.format, meta.at("format").get<std::string>());
+  const auto& want = meta.at("tensors");
+  ASSERT_EQ(l.tensors.size(), want.size());
+  std::map<std::string, const formats::Tensor*> by_name;
+  for (const auto& t : l.tensors) by_name[t.name] = &t;
+  ASSERT_EQ(by_name.size(), l.tensors.size()) << "tensor names repeat";
+  for (size_t i = 0; i < want.size(); ++i) {
+    const auto& w = want[i];
+    const std::string name = w.at("name").get<std::string>();
+    SCOPED_TRACE("tensor '" + name + "'");
+    const formats::Tensor* t = same_order ? &l.tensors[i] : by_name.count(name) ? by_name[name] : nullptr;
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->name, name);
+    EXPECT_EQ(t->dtype, w.at("dtype").get<std::string>());
+    EXPECT_EQ(t->shape, w.at("shape").get<std::vector<uint64_t>>());
+    const uint64_t size = w.at("size").get<uint64_t>(), at = w.at("bin_offset").get<uint64_t>();
+    ASSERT_EQ(t->size, size);
+    ASSERT_LE(at + size, bin.size());
+    if (w.contains("file_offset")) {
+      EXPECT_EQ(l.regions.at(t->region).offset + t->offset, w.at("file_offset").get<uint64_t>());
+    }
+    const auto got = tensor_bytes(l, *t, file);
+    EXPECT_TRUE(size == 0 || std::memcmp(got.data(), bin.data() + at, size) == 0) << "bytes differ";
+  }
+}
+
+}  // namespace tenzip::testing
