@@ -93,7 +93,7 @@ std::vector<FolderEntry> list_folder(const fs::path& root) {
   for (; it != end; it.increment(ec)) {
     if (ec) fail_io(root.string(), ec.message());
     const fs::path p = it->path();
-    const fs::path rel = fs::relative(p, root);
+    const fs::path rel = p.lexically_relative(root);  // not fs::relative: it would resolve symlinks
     if (it->is_symlink()) {
       if (fs::is_directory(p)) throw CliError(1, p.string() + ": symlink to a directory; not followed");
       if (!fs::is_regular_file(p)) throw CliError(1, p.string() + ": broken symlink or not a regular file");

@@ -18,6 +18,7 @@ struct FormatEntry {
 // In sniffing order: formats with a magic number first, ONNX (no magic) last.
 const std::vector<FormatEntry>& registry() {
   static const std::vector<FormatEntry> formats = {
+      {"safetensors", looks_like_safetensors, parse_safetensors},
   };
   return formats;
 }
