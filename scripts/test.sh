@@ -22,6 +22,10 @@ TSAN_EXCLUDE=${TSAN_EXCLUDE:-}
 # Sanitizer builds keep assertions (no NDEBUG) and frame pointers for readable reports.
 SAN_FLAGS="-O1 -g -fno-omit-frame-pointer"
 
+# The reference packages the cross-checks need (a venv; quick when already there).
+TEST_PYTHON=$(scripts/test-venv.sh)
+CORPUS_ARGS+=(-DTENZIP_TEST_PYTHON="$TEST_PYTHON")
+
 failed=()
 stage() {  # stage NAME BUILD_DIR [ctest args...] -- [cmake args...]
   local name=$1 dir=$2; shift 2
