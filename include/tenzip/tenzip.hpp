@@ -143,7 +143,8 @@ struct ContainerInfo {
 };
 
 // Reads a container held in memory (or mmapped) through its footer and index: any chunk or
-// segment decodes alone, at a cost proportional to its size.
+// segment decodes alone, at a cost proportional to its size. Opening reads only the header, the
+// footer and the index; a chunk's frame header is checked against the index when it is decoded.
 class Reader {
  public:
   explicit Reader(std::span<const uint8_t> container);  // validates header, footer and index
@@ -159,6 +160,7 @@ class Reader {
  private:
   std::span<const uint8_t> data_;
   ContainerInfo info_;
+  std::vector<uint32_t> chunk_segment_;  // segment of each chunk
 };
 
 // Per-stream statistics of one chunk, for `tenzip inspect`.

@@ -34,6 +34,15 @@ std::span<const uint8_t> payload_of(std::span<const uint8_t> data, const ChunkIn
   return data.subspan(c.frame_offset + kFrameHeaderSize, c.frame_size - kFrameHeaderSize);
 }
 
+// Rule 12 of doc/FORMAT.md for chunk i, checked lazily, just before the chunk is decoded.
+void check_frame(std::span<const uint8_t> data, const ContainerInfo& info, size_t i, uint32_t segment) {
+  const ChunkInfo& c = info.chunks[i];
+  const FileHeader fh{info.format_version, info.chunk_elems};
+  const FrameHeader h = parse_frame_header(data.subspan(c.frame_offset, kFrameHeaderSize), i, c.frame_offset, fh);
+  const IndexChunk e{c.frame_offset, c.frame_size, c.n_elems, c.checksum};
+  check_frame_matches_index(i, c.frame_offset, h, e, segment, info.segments[segment].dtype);
+}
+
 void decode_range(std::span<const uint8_t> data, const ContainerInfo& info, size_t first, size_t count,
                   uint8_t* dst, uint64_t dst_base, unsigned threads) {
   if (count == 0) return;
@@ -42,7 +51,9 @@ void decode_range(std::span<const uint8_t> data, const ContainerInfo& info, size
   pool.parallel_for(count, [&](size_t k, unsigned w) {
     const size_t i = first + k;
     const ChunkInfo& c = info.chunks[i];
-    const DType dtype = info.segments[segment_of(info, i)].dtype;
+    const size_t seg = segment_of(info, i);
+    check_frame(data, info, i, static_cast<uint32_t>(seg));
+    const DType dtype = info.segments[seg].dtype;
     decode_checked(decoders[w], i, c.frame_offset, dtype, c.n_elems, c.checksum, payload_of(data, c),
                    dst + (c.decoded_offset - dst_base));
   });
@@ -75,16 +86,10 @@ Reader::Reader(std::span<const uint8_t> container) : data_(container) {
   check_index_hash(idx_bytes, f);
   Index idx = parse_index(idx_bytes, f.index_offset, fh);
 
-  // Every frame header must agree with the index (parse_index made the offsets contiguous and
-  // in range, ending at the end frame just before the index).
-  uint64_t i = 0;
-  for (uint32_t s = 0; s < idx.segments.size(); ++s) {
-    for (uint64_t k = 0; k < idx.segments[s].n_chunks; ++k, ++i) {
-      const IndexChunk& e = idx.chunks[i];
-      const FrameHeader h = parse_frame_header(d.subspan(e.frame_offset, kFrameHeaderSize), i, e.frame_offset, fh);
-      check_frame_matches_index(i, e.frame_offset, h, e, s, idx.segments[s].dtype);
-    }
-  }
+  // Each chunk's frame header is checked against the index when the chunk is decoded (rule 12),
+  // not here: opening a multi-GB container then touches only its footer and index, and
+  // extracting one tensor reads about that tensor's frames.
+  uint64_t i = idx.chunks.size();
   const uint64_t end_off = f.index_offset - kFrameHeaderSize;
   const FrameHeader end = parse_frame_header(d.subspan(end_off, kFrameHeaderSize), i, end_off, fh);
   if (end.type != kFrameEnd)
@@ -107,6 +112,9 @@ Reader::Reader(std::span<const uint8_t> container) : data_(container) {
     }
   }
   info_.decoded_size = decoded;
+  chunk_segment_.resize(info_.chunks.size());
+  for (uint32_t s = 0; s < info_.segments.size(); ++s)
+    for (uint64_t k = 0; k < info_.segments[s].n_chunks; ++k) chunk_segment_[info_.segments[s].first_chunk + k] = s;
   info_.metadata = std::move(idx.metadata);
 }
 
@@ -115,12 +123,14 @@ void Reader::decode_chunk(size_t i, std::span<uint8_t> dst) const {
     throw Error(Errc::invalid_argument, "decode_chunk: chunk " + std::to_string(i) + " out of range (" +
                                             std::to_string(info_.chunks.size()) + " chunks)");
   const ChunkInfo& c = info_.chunks[i];
-  const DType dtype = info_.segments[segment_of(info_, i)].dtype;
+  const uint32_t seg = chunk_segment_[i];
+  const DType dtype = info_.segments[seg].dtype;
   const size_t bytes = size_t{c.n_elems} * dtype_size(dtype);
   if (dst.size() != bytes)
     throw Error(Errc::invalid_argument, "decode_chunk: destination holds " + std::to_string(dst.size()) +
                                             " bytes, chunk " + std::to_string(i) + " decodes to " +
                                             std::to_string(bytes));
+  check_frame(data_, info_, i, seg);
   thread_local ChunkDecoder dec;  // scratch reused across calls on this thread
   decode_checked(dec, i, c.frame_offset, dtype, c.n_elems, c.checksum, payload_of(data_, c), dst.data());
 }

@@ -1,6 +1,7 @@
 #include "model/metadata.hpp"
 
 #include <nlohmann/json.hpp>
+#include <zstd.h>
 
 #include <cinttypes>
 #include <cstdio>
@@ -63,7 +64,24 @@ std::vector<uint64_t> get_u64_list(const json& j, const char* key, bool required
   return out;
 }
 
+// Directory text larger than this is refused (a decompression bomb, not a model).
+constexpr uint64_t kMaxDirectoryBytes = uint64_t{1} << 30;
+constexpr uint8_t kZstdMagic[4] = {0x28, 0xB5, 0x2F, 0xFD};
+
 }  // namespace
+
+std::optional<std::string> metadata_text(std::span<const uint8_t> raw) {
+  if (!raw.empty() && raw.front() == '{') return std::string(raw.begin(), raw.end());
+  if (raw.size() < 4 || !std::equal(kZstdMagic, kZstdMagic + 4, raw.begin())) return std::nullopt;
+  const unsigned long long n = ZSTD_getFrameContentSize(raw.data(), raw.size());
+  if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR || n > kMaxDirectoryBytes)
+    bad("compressed directory has no valid content size");
+  std::string text(static_cast<size_t>(n), '\0');
+  const size_t got = ZSTD_decompress(text.data(), text.size(), raw.data(), raw.size());
+  if (ZSTD_isError(got) || got != n) bad("compressed directory does not decompress");
+  if (text.empty() || text.front() != '{') return std::nullopt;
+  return text;
+}
 
 const char* delta_name(Delta d) noexcept {
   switch (d) {
@@ -106,13 +124,19 @@ std::vector<uint8_t> encode_metadata(const ModelMeta& m) {
   if (m.base) doc["base"] = {{"file_size", m.base->file_size}, {"file_xxh3", hex64(m.base->file_xxh3)}};
   // Names may hold any bytes (pickle keys, GGUF names): replace invalid UTF-8 rather than throw.
   const std::string s = doc.dump(-1, ' ', false, json::error_handler_t::replace);
-  return {s.begin(), s.end()};
+  // Stored as a zstd frame: names repeat (layer.0.attn..., layer.1.attn...), and on small models
+  // the directory would otherwise cost more than the container's own framing.
+  std::vector<uint8_t> z(ZSTD_compressBound(s.size()));
+  const size_t n = ZSTD_compress(z.data(), z.size(), s.data(), s.size(), 19);
+  if (ZSTD_isError(n)) throw Error(Errc::internal, std::string("zstd: ") + ZSTD_getErrorName(n));
+  z.resize(n);
+  return z;
 }
 
 std::optional<ModelMeta> decode_metadata(const ContainerInfo& info) {
-  const auto& raw = info.metadata;
-  if (raw.empty() || raw.front() != '{') return std::nullopt;
-  json doc = json::parse(raw.begin(), raw.end(), nullptr, /*allow_exceptions=*/false);
+  const auto text = metadata_text(info.metadata);
+  if (!text) return std::nullopt;
+  json doc = json::parse(*text, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded() || !doc.is_object() || !doc.contains("tenzip_model")) return std::nullopt;
   const auto ver = doc["tenzip_model"];
   if (!ver.is_number_unsigned() || ver.get<uint64_t>() == 0) bad("'tenzip_model' must be a positive integer");

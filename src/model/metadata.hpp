@@ -47,7 +47,10 @@ struct ModelMeta {
   std::optional<BaseInfo> base;
 };
 
+// The directory is JSON, stored as one zstd frame (with its content size) or as plain text.
 std::vector<uint8_t> encode_metadata(const ModelMeta& m);
+// The JSON text of container metadata: nullopt unless it is a (possibly zstd-compressed) JSON object.
+std::optional<std::string> metadata_text(std::span<const uint8_t> raw);
 
 // nullopt when the metadata is not a model directory (empty, or some other application's).
 // Throws corrupt_input when it is one but malformed or inconsistent with `info`.

@@ -185,9 +185,14 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
 }
 
 bool model_metadata_needs_base(std::span<const uint8_t> metadata) noexcept {
-  if (metadata.empty() || metadata.front() != '{') return false;
-  const auto doc = nlohmann::json::parse(metadata.begin(), metadata.end(), nullptr, /*allow_exceptions=*/false);
-  return doc.is_object() && doc.contains("tenzip_model") && doc.contains("base");
+  try {
+    const auto text = model::metadata_text(metadata);
+    if (!text) return false;
+    const auto doc = nlohmann::json::parse(*text, nullptr, /*allow_exceptions=*/false);
+    return doc.is_object() && doc.contains("tenzip_model") && doc.contains("base");
+  } catch (const Error&) {
+    return false;
+  }
 }
 
 }  // namespace tenzip

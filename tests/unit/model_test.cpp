@@ -269,7 +269,7 @@ TEST(ModelMetadata, RejectsDirectoriesThatDisagreeWithTheIndex) {
   ASSERT_TRUE(model::decode_metadata(good).has_value());
   auto with = [&](const std::string& from, const std::string& to) {
     ContainerInfo i = good;
-    std::string m(i.metadata.begin(), i.metadata.end());
+    std::string m = *model::metadata_text(i.metadata);  // stored compressed; plain JSON is accepted too
     const auto pos = m.find(from);
     EXPECT_NE(pos, std::string::npos) << from;
     m.replace(pos, from.size(), to);
@@ -296,6 +296,11 @@ TEST(ModelMetadata, RejectsDirectoriesThatDisagreeWithTheIndex) {
       EXPECT_NE(std::string(e.what()).find(k.message), std::string::npos) << k.to << ": " << e.what();
     }
   }
+  ASSERT_GE(good.metadata.size(), 4u);
+  EXPECT_EQ(good.metadata[0], 0x28);  // a zstd frame
+  ContainerInfo broken = good;
+  broken.metadata.resize(broken.metadata.size() / 2);  // a cut zstd frame
+  EXPECT_THROW(model::decode_metadata(broken), Error);
   ContainerInfo other = good;
   const std::string foreign = "{\"some_app\":1}";
   other.metadata.assign(foreign.begin(), foreign.end());
