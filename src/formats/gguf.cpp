@@ -256,10 +256,12 @@ FileLayout parse_gguf(std::span<const uint8_t> file) {
     skip_value(c, type, 0, who);
   }
 
-  std::vector<Info> infos(n_tensors);  // n_tensors <= file size / 24
+  // Grown as infos are read, not sized from the count: memory follows the bytes actually parsed.
+  std::vector<Info> infos;
+  infos.reserve(std::min<uint64_t>(n_tensors, 4096));
   std::unordered_set<std::string_view> names;
   for (uint64_t i = 0; i < n_tensors; ++i) {
-    Info& t = infos[i];
+    Info& t = infos.emplace_back();
     t.name = c.str("name of tensor " + num(i));
     if (!valid_utf8(t.name)) fail("name of tensor " + num(i) + " is not valid UTF-8");
     const std::string who = "tensor '" + std::string(t.name) + "'";
