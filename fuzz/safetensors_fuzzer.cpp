@@ -1,0 +1,58 @@
+// Arbitrary bytes into the safetensors parser. It must either return a layout that passes
+// check_layout (and has the shape a safetensors layout has) or throw tenzip::Error with
+// corrupt_input and a "safetensors: " message. Anything else is a finding: a crash, a sanitizer
+// report, another exception or error code, or a layout check_layout refuses.
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <exception>
+#include <span>
+#include <string>
+
+#include "formats/layout.hpp"
+
+namespace {
+
+using namespace tenzip;
+
+[[noreturn]] void finding(const char* what, const std::string& detail) {
+  std::fprintf(stderr, "safetensors_fuzzer finding: %s: %s\n", what, detail.c_str());
+  std::abort();
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  const std::span<const uint8_t> in(data, size);
+  const bool sniffed = formats::looks_like_safetensors(in);
+  formats::FileLayout l;
+  try {
+    l = formats::parse_safetensors(in);
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    if (e.code() != Errc::corrupt_input) finding("error code", std::string(errc_name(e.code())) + ": " + msg);
+    if (msg.rfind("safetensors: ", 0) != 0 || msg.size() <= 13) finding("error message", msg);
+    return 0;
+  } catch (const std::exception& e) {
+    finding("exception other than tenzip::Error", e.what());
+  }
+  try {
+    formats::check_layout(l, size);
+  } catch (const Error& e) {
+    finding("check_layout refuses the layout", e.what());
+  }
+  // A safetensors layout: one region per tensor, tiling the data section to the end of the file.
+  if (!sniffed) finding("layout", "parsed, but looks_like_safetensors said no");
+  if (l.format != "safetensors") finding("layout", "format is '" + l.format + "'");
+  if (l.regions.size() != l.tensors.size()) finding("layout", "not one region per tensor");
+  for (size_t i = 0; i < l.tensors.size(); ++i) {
+    const auto& t = l.tensors[i];
+    if (t.region != i || t.offset != 0 || t.size != l.regions[i].size || l.regions[i].name != t.name)
+      finding("layout", "tensor '" + t.name + "' does not own its region");
+    if (i + 1 < l.regions.size() && l.regions[i].offset + l.regions[i].size != l.regions[i + 1].offset)
+      finding("layout", "a gap between regions after '" + t.name + "'");
+  }
+  if (!l.regions.empty() && l.regions.back().offset + l.regions.back().size != size)
+    finding("layout", "the regions do not reach the end of the file");
+  return 0;
+}
