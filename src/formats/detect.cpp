@@ -19,6 +19,10 @@ struct FormatEntry {
 const std::vector<FormatEntry>& registry() {
   static const std::vector<FormatEntry> formats = {
       {"safetensors", looks_like_safetensors, parse_safetensors},
+      {"gguf", looks_like_gguf, parse_gguf},
+      {"pytorch-zip", looks_like_zip, parse_pytorch_zip},  // torch.save zips and TorchScript archives
+      {"tflite", looks_like_tflite, parse_tflite},
+      {"onnx", looks_like_onnx, parse_onnx},  // no magic number: last
   };
   return formats;
 }
@@ -29,10 +33,22 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 
 }  // namespace
 
+// A zip that is not a PyTorch archive (no data.pkl) is stored as bytes, not reported as broken.
+bool is_optional_match(std::string_view format, std::string_view name_hint) {
+  return format == "pytorch-zip" && !ends_with(name_hint, ".pt") && !ends_with(name_hint, ".pth") &&
+         !ends_with(name_hint, ".bin") && !ends_with(name_hint, ".jit") && !ends_with(name_hint, ".ckpt");
+}
+
 FileLayout parse_any(std::span<const uint8_t> file, std::string_view name_hint) {
-  (void)name_hint;
-  for (const FormatEntry& f : registry())
-    if (f.sniff(file)) return f.parse(file);
+  for (const FormatEntry& f : registry()) {
+    if (!f.sniff(file)) continue;
+    if (!is_optional_match(f.name, name_hint)) return f.parse(file);
+    try {
+      return f.parse(file);
+    } catch (const Error&) {
+      break;  // some other zip (a .npz, a .docx): bytes
+    }
+  }
   FileLayout raw;
   raw.format = "raw";
   return raw;
@@ -45,8 +61,9 @@ namespace tenzip::model {
 formats::FileLayout layout_for(std::span<const uint8_t> file, const std::string& format, std::string_view name_hint) {
   if (format == "auto") return formats::parse_any(file, name_hint);
   if (format == "raw") return formats::FileLayout{"raw", {}, {}};
+  const std::string_view want = format == "torchscript" ? "pytorch-zip" : format;
   for (const auto& f : formats::registry())
-    if (f.name == format) return f.parse(file);
+    if (f.name == want) return f.parse(file);
   std::string known = "auto, raw";
   for (const auto& f : formats::registry()) known += ", " + std::string(f.name);
   throw Error(Errc::invalid_argument, "unknown model format '" + format + "' (" + known + ")");
@@ -57,7 +74,7 @@ formats::FileLayout layout_for(std::span<const uint8_t> file, const std::string&
 namespace tenzip {
 
 std::string_view detect_model_format(std::span<const uint8_t> file, std::string_view name_hint) noexcept {
-  (void)name_hint;
+  (void)name_hint;  // every sniff looks at content only
   for (const auto& f : formats::registry())
     if (f.sniff(file)) return f.name;
   return "raw";
