@@ -77,6 +77,10 @@ class ModelReader {
   // The tensor's bytes, contiguous and row-major, exactly as the format's reference loader
   // returns them. Decodes only the region holding it. `base` is required when needs_base().
   std::vector<uint8_t> extract(size_t tensor, std::span<const uint8_t> base = {}, unsigned threads = 1) const;
+  // The same into caller memory of exactly tensors()[tensor].size bytes (e.g. a torch tensor's
+  // storage). A tensor that fills its region (the usual case) decodes straight into dst.
+  void extract_into(size_t tensor, std::span<uint8_t> dst, std::span<const uint8_t> base = {},
+                    unsigned threads = 1) const;
 
   // The whole original file, in order, to `sink`, in pieces of bounded size; every chunk is
   // checked, then the whole file's checksum. `base` is required when needs_base().

@@ -106,22 +106,44 @@ std::optional<size_t> ModelReader::find(std::string_view name) const {
 }
 
 std::vector<uint8_t> ModelReader::extract(size_t tensor, std::span<const uint8_t> base, unsigned threads) const {
+  if (tensor >= impl_->tensors.size())
+    throw Error(Errc::invalid_argument, "extract: tensor " + std::to_string(tensor) + " out of range (" +
+                                            std::to_string(impl_->tensors.size()) + " tensors)");
+  std::vector<uint8_t> out(impl_->tensors[tensor].size);
+  extract_into(tensor, out, base, threads);
+  return out;
+}
+
+void ModelReader::extract_into(size_t tensor, std::span<uint8_t> dst, std::span<const uint8_t> base,
+                               unsigned threads) const {
   const Impl& m = *impl_;
   if (tensor >= m.tensors.size())
     throw Error(Errc::invalid_argument, "extract: tensor " + std::to_string(tensor) + " out of range (" +
                                             std::to_string(m.tensors.size()) + " tensors)");
   const formats::Tensor& t = m.meta->tensors[tensor];
+  if (dst.size() != t.size)
+    throw Error(Errc::invalid_argument, "extract: destination holds " + std::to_string(dst.size()) +
+                                            " bytes, tensor '" + t.name + "' has " + std::to_string(t.size));
   const RegionEntry& r = m.meta->regions[t.region];
-  std::vector<uint8_t> region(r.region.size);
-  m.reader.decode_segment(r.segment, region, threads);
   if (r.delta != Delta::none) {
     m.check_base(base);
     m.check_base_region(r, base);
+  }
+  const bool whole = t.strides.empty() && t.offset == 0 && t.size == r.region.size;
+  std::vector<uint8_t> scratch;
+  std::span<uint8_t> region = dst;
+  if (!whole) {
+    scratch.resize(r.region.size);
+    region = scratch;
+  }
+  m.reader.decode_segment(r.segment, region, threads);
+  if (r.delta != Delta::none)
     model::delta_decode(r.delta, dtype_size(r.region.dtype), region.data(), base.data() + r.base_offset,
                         region.data(), region.size());
+  if (!whole) {
+    const std::vector<uint8_t> g = formats::gather_tensor(region, t);
+    std::copy(g.begin(), g.end(), dst.begin());
   }
-  if (t.strides.empty() && t.offset == 0 && t.size == region.size()) return region;  // the usual case: no copy
-  return formats::gather_tensor(region, t);
 }
 
 void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, unsigned threads) const {
