@@ -25,18 +25,21 @@ JOBS=${JOBS:-$(nproc)}
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release
 cmake --build build -j "$JOBS"
 
-# A first round trip on real trained weights (the 28-byte int header is harmless as fp32).
+# A first round trip on a real trained model file: detected as safetensors, every tensor coded
+# with its own dtype, restored byte for byte, one tensor read alone.
 CORPUS=${TENZIP_CORPUS_DIR:-../shared/corpus}
-sample="$CORPUS/llm/stories260K.bin"
+sample="$CORPUS/llm/tl_reverse_model.safetensors"
 if [[ -f $sample ]]; then
   tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' EXIT
   echo
-  echo "setup: build/tenzip compress --dtype fp32 $sample"
-  build/tenzip compress --dtype fp32 -o "$tmp/stories260K.bin.tnz" "$sample"
-  build/tenzip decompress -o "$tmp/stories260K.bin" "$tmp/stories260K.bin.tnz"
-  cmp "$sample" "$tmp/stories260K.bin"
-  echo "setup: round trip OK (decompressed bytes identical). Next: scripts/test.sh"
+  echo "setup: build/tenzip compress $sample"
+  build/tenzip compress -o "$tmp/model.safetensors.tnz" "$sample"
+  build/tenzip decompress -o "$tmp/model.safetensors" "$tmp/model.safetensors.tnz"
+  cmp "$sample" "$tmp/model.safetensors"
+  build/tenzip extract "$tmp/model.safetensors.tnz" --tensor b1.a.k_proj.W -o "$tmp/k_proj.bin"
+  echo "setup: round trip OK (decompressed file identical); extracted b1.a.k_proj.W ($(stat -c %s "$tmp/k_proj.bin") bytes)."
+  echo "setup: next: scripts/test.sh"
 else
   echo "setup: $sample not found; skipped the demo round trip"
 fi
