@@ -146,12 +146,16 @@ std::vector<uint8_t> read_all(const std::string& path) {
   return buf;
 }
 
-WholeInput::WholeInput(const std::string& path) {
+WholeInput::WholeInput(const std::string& path, Access access) {
   {
     Input in(path);
     if (in.is_regular() && !is_stdio(path) && in.size() && *in.size() > 0) {
       void* m = mmap(nullptr, *in.size(), PROT_READ, MAP_PRIVATE, in.fd(), 0);
       if (m != MAP_FAILED) {
+        // Random access turns off the kernel's read-around (up to several MB per page fault on
+        // some disks), so that reading one tensor reads about that tensor. Advice only: ignore errors.
+        if (access == Access::random) madvise(m, *in.size(), MADV_RANDOM);
+        if (access == Access::sequential) madvise(m, *in.size(), MADV_SEQUENTIAL);
         map_ = m;
         data_ = static_cast<const uint8_t*>(m);
         size_ = *in.size();

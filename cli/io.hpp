@@ -79,7 +79,8 @@ std::vector<uint8_t> read_all(const std::string& path);
 // demand: inspect of a multi-GB container), else read into memory (stdin, pipes).
 class WholeInput {
  public:
-  explicit WholeInput(const std::string& path);
+  enum class Access { normal, sequential, random };  // madvise hint for a mapped file
+  explicit WholeInput(const std::string& path, Access access = Access::normal);
   ~WholeInput();
   WholeInput(const WholeInput&) = delete;
   WholeInput& operator=(const WholeInput&) = delete;

@@ -439,7 +439,7 @@ int run_decompress_folder(const CodecArgs& a) {
 // ---------------------------------------------------------------- extract
 
 int run_extract(const ExtractArgs& a) {
-  WholeInput file(a.input);
+  WholeInput file(a.input, WholeInput::Access::random);
   std::optional<tenzip::ModelReader> reader;
   try {
     reader.emplace(file.bytes());
