@@ -139,7 +139,8 @@ def delta(tenzip, work, steps):
 
 
 def markdown(rows, cmd):
-    o = ["## Model files (issue 3)", "", f"Command: `{cmd}`", ""]
+    o = ["## Model files (issue 3)", "", f"Command: `{cmd}` (then `bench/report.py` appends this section).",
+         "Sizes are exact; times are a single run's best-of-5 on this shared 2-core machine.", ""]
     for r in rows:
         if r["bench"] == "overhead":
             o.append(f"- **Container overhead**, `{r['file']}` ({r['tensors']} tensors, {r['file_size']:,} B): "
@@ -170,7 +171,9 @@ def main():
     ap.add_argument("--corpus", default=os.path.join(os.path.dirname(__file__), "..", "..", "shared", "corpus"))
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--steps", default="5")
-    ap.add_argument("--markdown", help="also write the Markdown section here")
+    ap.add_argument("--markdown", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "results",
+                                                        "sections", "model-files.md"),
+                    help="where to write the Markdown section (bench/report.py appends it to BENCHMARKS.md)")
     args = ap.parse_args()
     os.makedirs(args.work, exist_ok=True)
     tenzip = os.path.abspath(args.tenzip)
@@ -182,6 +185,7 @@ def main():
     for r in rows:
         print(json.dumps(r))
     if args.markdown:
+        os.makedirs(os.path.dirname(os.path.abspath(args.markdown)), exist_ok=True)
         with open(args.markdown, "w") as f:
             f.write(markdown(rows, "bench/model_bench.py " + " ".join(sys.argv[1:])))
 

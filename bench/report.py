@@ -12,6 +12,7 @@ from those figures, not typed in.
 from __future__ import annotations
 
 import argparse
+import glob
 import json
 import os
 import sys
@@ -321,6 +322,10 @@ def main(argv=None):
     out_dir = os.path.dirname(os.path.abspath(args.out))
     rel = os.path.relpath(os.path.abspath(args.results), out_dir)
     text = render(meta, rows, end, rel)
+    # Sections measured by other scripts (bench/model_bench.py, ...) are appended as they are.
+    for extra in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(args.results)), "sections", "*.md"))):
+        with open(extra) as f:
+            text += "\n" + f.read()
     tmp = args.out + ".tmp"
     with open(tmp, "w") as f:
         f.write(text)
