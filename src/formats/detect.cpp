@@ -49,9 +49,7 @@ FileLayout parse_any(std::span<const uint8_t> file, std::string_view name_hint) 
       break;  // some other zip (a .npz, a .docx): bytes
     }
   }
-  FileLayout raw;
-  raw.format = "raw";
-  return raw;
+  return guess_layout(file);
 }
 
 }  // namespace tenzip::formats

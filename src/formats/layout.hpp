@@ -73,8 +73,11 @@ FileLayout parse_tflite(std::span<const uint8_t> file);
 // (strided views are gathered). The layout must have passed check_layout.
 std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region_bytes, const Tensor& t);
 
-// Tries each format's sniff, then its parser. Returns a layout with format "raw" and no regions
-// when nothing matches. If a sniff matches but the parse fails, the parser's error propagates:
+// For a file of no known format: format "raw", no tensors, and regions for the stretches that
+// are estimated to code smaller as fp32 or 2-byte floats (at any alignment) than as bytes.
+FileLayout guess_layout(std::span<const uint8_t> file);
+
+// Tries each format's sniff, then its parser. Returns guess_layout(file) when nothing matches. If a sniff matches but the parse fails, the parser's error propagates:
 // a damaged safetensors file is reported, not silently stored as bytes.
 FileLayout parse_any(std::span<const uint8_t> file, std::string_view file_name_hint = {});
 
