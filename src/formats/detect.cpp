@@ -59,7 +59,7 @@ namespace tenzip::model {
 formats::FileLayout layout_for(std::span<const uint8_t> file, const std::string& format, std::string_view name_hint) {
   if (format == "auto") return formats::parse_any(file, name_hint);
   if (format == "raw") return formats::FileLayout{"raw", {}, {}};
-  const std::string_view want = format == "torchscript" ? "pytorch-zip" : format;
+  const std::string want = format == "torchscript" ? std::string("pytorch-zip") : format;  // a string: a view of the ternary's temporary would dangle
   for (const auto& f : formats::registry())
     if (f.name == want) return f.parse(file);
   std::string known = "auto, raw";
