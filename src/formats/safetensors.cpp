@@ -238,7 +238,10 @@ FileLayout parse_safetensors(std::span<const uint8_t> file) {
   if (const size_t bad = utf8_error_at(text); bad != text.size())
     fail("header is not valid UTF-8 (byte " + num(bad) + " of the header)");
 
-  // JSON never holds a raw NUL; nlohmann's lexer would take one for the end of the input.
+  // Where nlohmann is laxer than serde_json: it skips a leading byte-order mark, and takes a raw
+  // NUL (which JSON never holds) for the end of the input.
+  if (text.size() >= 3 && text[0] == 0xef && text[1] == 0xbb && text[2] == 0xbf)
+    fail("header is not valid JSON: it starts with a UTF-8 byte-order mark");
   if (const auto nul = std::find(text.begin(), text.end(), uint8_t{0}); nul != text.end())
     fail("header is not valid JSON: a NUL byte at byte " + num(uint64_t(nul - text.begin())) + " of the header");
   const Json header = parse_json(text);

@@ -15,7 +15,7 @@ using formats::FileLayout;
 
 // GGUF value types and ggml type ids used below.
 enum : uint32_t { kU8 = 0, kU32 = 4, kI32 = 5, kString = 8, kArray = 9, kU64 = 10 };
-enum : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8, kF64 = 28, kBF16 = 30 };
+enum : uint32_t { kF32 = 0, kF16 = 1, kQ4_0 = 2, kQ8_0 = 8, kI8 = 24, kF64 = 28, kBF16 = 30 };
 
 void put32(Bytes& b, uint32_t v) {
   for (int i = 0; i < 4; ++i) b.push_back(uint8_t(v >> (8 * i)));
@@ -202,7 +202,7 @@ TEST(GgufAccepts, Layouts) {
     put_str(b, "x"), put_str(b, "");
     return b;
   }());
-  v2.tensor("z", {0, 3}, kQ8_0, 1).tensor("a", {1}, kF32, 1).tensor("b", {1}, kU8 + 24, 0);  // I8
+  v2.tensor("z", {0, 3}, kQ8_0, 1).tensor("a", {1}, kF32, 1).tensor("b", {1}, kI8, 0);
   v2.data_bytes = 5;
   const FileLayout l2 = parse_ok(v2.bytes());
   ASSERT_EQ(l2.tensors.size(), 3u);

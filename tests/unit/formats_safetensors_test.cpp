@@ -243,7 +243,9 @@ TEST(SafetensorsMalformed, HeaderText) {
   expect_bad(st("{\"\xc0\xaf\":{}}"), "not valid UTF-8");      // overlong
   expect_bad(st(R"({"a":{"dtype":"F32",]})"), "not valid JSON");
   expect_bad(st("{}x"), "not valid JSON");
-  expect_bad(st(std::string("{}\0", 3)), "not valid JSON");
+  expect_bad(st(std::string("{}\0", 3)), "not valid JSON: a NUL byte at byte 2");
+  expect_bad(st(std::string("{}\0x", 4)), "not valid JSON: a NUL byte");
+  expect_bad(st("\xef\xbb\xbf{}"), "not valid JSON: it starts with a UTF-8 byte-order mark");
   expect_bad(st("{/*c*/}"), "not valid JSON");
   expect_bad(st(R"({"a\ud800":1})"), "not valid JSON");  // a lone surrogate escape
   expect_bad(st("[]"), "header must be a JSON object, got array");
