@@ -180,6 +180,11 @@ TEST(PytorchFixtures, SingleTensorFileMatchesTorchLoad) {
   EXPECT_EQ(l.tensors[0].offset, 4u);
 }
 
+TEST(PytorchFixtures, Protocol5PickleMatchesTorchLoad) {
+  const FileLayout l = check_against_expected(kDataDir + "protocol5.pt", "protocol5.pt");
+  EXPECT_EQ(l.regions[tensor_named(l, "f8").region].dtype, DType::fp8_e5m2);
+}
+
 TEST(PytorchFixtures, TorchScriptMatchesJitLoad) {
   const FileLayout s = check_against_expected(kDataDir + "scripted.pt", "scripted.pt");
   EXPECT_EQ(s.regions[tensor_named(s, "emb.weight").region].dtype, DType::fp16);
