@@ -436,7 +436,10 @@ TEST(PytorchArchive, Sniff) {
   EXPECT_FALSE(looks_like_zip(bytes_of("PK\x03\x04 and nothing much")));
   // A zip whose first entry is not in a directory (numpy .npz): not a torch archive.
   EXPECT_FALSE(looks_like_zip(build_zip({{"arr_0.npy", Bytes(8)}}).bytes));
+  EXPECT_FALSE(looks_like_zip(build_zip({{"META-INF/MANIFEST.MF", Bytes(8)}}).bytes));
+  EXPECT_FALSE(looks_like_zip(build_zip({{"model/model.json", Bytes(8)}}).bytes));
   EXPECT_TRUE(looks_like_zip(build_zip({{"a/data.pkl", Bytes(8)}}).bytes));
+  EXPECT_TRUE(looks_like_zip(build_zip({{"a/extra/notes.txt", Bytes(8)}}).bytes));
 }
 
 // ---------------------------------------------------------------- malformed zips
