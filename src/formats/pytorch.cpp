@@ -188,14 +188,20 @@ FileLayout Parser::run() {
 }  // namespace
 
 bool looks_like_zip(std::span<const uint8_t> file) noexcept {
-  // A local file header first, naming an entry inside a directory: torch keeps everything under
-  // <root>/, and other zips (e.g. numpy's .npz) do not.
+  // A local file header first, naming one of the records torch writes under <root>/ (torch.save
+  // starts with data.pkl, TorchScript with data/, or extra/ when it has extra files). Other
+  // zips (.npz, .jar, torch.export's .pt2, TorchScript's pre-1.4 model.json) do not match.
   if (file.size() < 30 + 22 || detail::load_u32(file.data()) != 0x04034b50) return false;
   const size_t n = detail::load_u16(&file[26]);
   if (n > file.size() - 30) return false;
   const std::string_view name(reinterpret_cast<const char*>(&file[30]), n);
   const size_t slash = name.find('/');
-  return slash != std::string_view::npos && slash > 0;
+  if (slash == std::string_view::npos || slash == 0) return false;
+  const std::string_view rest = name.substr(slash + 1);
+  for (const std::string_view r : {"data.pkl", "data/", "constants.pkl", "constants/", "code/", "extra/", "bytecode.pkl",
+                                   "version", "byteorder", ".data/", ".format_version", ".storage_alignment"})
+    if (rest.starts_with(r)) return true;
+  return false;
 }
 
 FileLayout parse_pytorch_zip(std::span<const uint8_t> file) { return Parser(file).run(); }

@@ -62,8 +62,8 @@ def join(prefix, key):
     return key if not prefix else prefix + "." + key
 
 
-def torch_save_view(path):
-    return flatten(torch.load(path, weights_only=True), "", [])
+def torch_save_view(path, weights_only=True):
+    return flatten(torch.load(path, weights_only=weights_only), "", [])
 
 
 def torchscript_view(path):
@@ -278,6 +278,15 @@ def main():
     torch.save(torch.arange(12, dtype=torch.float32).view(3, 4)[:, 1:3], p("tensor.pt"),
                _use_new_zipfile_serialization=True)
     write_expected(p("tensor.pt"), "pytorch-zip", torch_save_view(p("tensor.pt")))
+
+    # Protocol 5 pickles (FRAME, MEMOIZE, STACK_GLOBAL, SHORT_BINUNICODE) instead of torch's default 2.
+    # torch's weights_only unpickler has no FRAME opcode, so this one trusted file is read with the
+    # full unpickler.
+    g = torch.Generator().manual_seed(6)
+    p5 = {"w": torch.randn(3, 4, generator=g).t(), "f8": torch.randn(5, generator=g).to(torch.float8_e5m2),
+          "i": torch.arange(6).view(2, 3)}
+    torch.save(p5, p("protocol5.pt"), pickle_protocol=5)
+    write_expected(p("protocol5.pt"), "pytorch-zip", torch_save_view(p("protocol5.pt"), weights_only=False))
 
     # The pre-1.6 format is not a zip: the parser must say so, not guess.
     torch.save({"w": torch.ones(2)}, p("legacy.pt"), _use_new_zipfile_serialization=False)

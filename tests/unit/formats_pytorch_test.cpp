@@ -180,6 +180,11 @@ TEST(PytorchFixtures, SingleTensorFileMatchesTorchLoad) {
   EXPECT_EQ(l.tensors[0].offset, 4u);
 }
 
+TEST(PytorchFixtures, Protocol5PickleMatchesTorchLoad) {
+  const FileLayout l = check_against_expected(kDataDir + "protocol5.pt", "protocol5.pt");
+  EXPECT_EQ(l.regions[tensor_named(l, "f8").region].dtype, DType::fp8_e5m2);
+}
+
 TEST(PytorchFixtures, TorchScriptMatchesJitLoad) {
   const FileLayout s = check_against_expected(kDataDir + "scripted.pt", "scripted.pt");
   EXPECT_EQ(s.regions[tensor_named(s, "emb.weight").region].dtype, DType::fp16);
@@ -431,7 +436,10 @@ TEST(PytorchArchive, Sniff) {
   EXPECT_FALSE(looks_like_zip(bytes_of("PK\x03\x04 and nothing much")));
   // A zip whose first entry is not in a directory (numpy .npz): not a torch archive.
   EXPECT_FALSE(looks_like_zip(build_zip({{"arr_0.npy", Bytes(8)}}).bytes));
+  EXPECT_FALSE(looks_like_zip(build_zip({{"META-INF/MANIFEST.MF", Bytes(8)}}).bytes));
+  EXPECT_FALSE(looks_like_zip(build_zip({{"model/model.json", Bytes(8)}}).bytes));
   EXPECT_TRUE(looks_like_zip(build_zip({{"a/data.pkl", Bytes(8)}}).bytes));
+  EXPECT_TRUE(looks_like_zip(build_zip({{"a/extra/notes.txt", Bytes(8)}}).bytes));
 }
 
 // ---------------------------------------------------------------- malformed zips
