@@ -52,36 +52,58 @@ void check_layout(const FileLayout& l, uint64_t file_size) {
 }
 
 std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region, const Tensor& t) {
+  const auto fail = [&](const std::string& what) { throw Error(Errc::corrupt_input, "tensor '" + t.name + "': " + what); };
+  if (t.offset > region.size()) fail("starts past the end of its region");
+  const uint8_t* base = region.data() + t.offset;
+  const uint64_t room = region.size() - t.offset;
   if (t.strides.empty()) {
-    if (t.offset > region.size() || t.size > region.size() - t.offset)
-      throw Error(Errc::corrupt_input, "tensor '" + t.name + "' extends past its region");
-    return {region.begin() + static_cast<ptrdiff_t>(t.offset),
-            region.begin() + static_cast<ptrdiff_t>(t.offset + t.size)};
+    if (t.size > room) fail("extends past the end of its region");
+    return std::vector<uint8_t>(base, base + t.size);
   }
-  const size_t es = t.element_size;
-  uint64_t n = 1;
-  for (uint64_t d : t.shape) n *= d;  // check_layout bounded every index, so no overflow in range
-  if (es == 0 || n * es != t.size) throw Error(Errc::corrupt_input, "tensor '" + t.name + "': size disagrees with shape");
+  const size_t nd = t.shape.size();
+  if (t.strides.size() != nd) fail(std::to_string(t.strides.size()) + " strides for " + std::to_string(nd) + " dimensions");
+  const uint64_t esize = t.element_size;
+  if (esize == 0) fail("is strided but has no element size");
+  unsigned __int128 numel = 1;
+  for (const uint64_t d : t.shape) {
+    numel *= d;
+    if (numel > UINT64_MAX) fail("its shape overflows 64 bits");
+  }
+  if (numel * esize != t.size)
+    fail("size " + std::to_string(t.size) + " is not its element count times " + std::to_string(esize) + " bytes");
+  if (numel == 0) return {};
+  unsigned __int128 last = 0;
+  for (size_t d = 0; d < nd; ++d) last += static_cast<unsigned __int128>(t.shape[d] - 1) * t.strides[d];
+  if ((last + 1) * esize > room) fail("its strides reach past the end of its region");
+
+  // Walk the index odometer over all but the last dimension; copy the last as one run when it
+  // is contiguous.
   std::vector<uint8_t> out(t.size);
-  if (n == 0) return out;
-  // Odometer over the indices, innermost fastest; `src` is the element's byte offset in the region.
-  const size_t rank = t.shape.size();
-  std::vector<uint64_t> idx(rank, 0);
-  uint64_t src = t.offset;
-  for (uint64_t k = 0; k < n; ++k) {
-    if (src > region.size() || es > region.size() - src)
-      throw Error(Errc::corrupt_input, "tensor '" + t.name + "': a strided element lies outside its region");
-    std::memcpy(out.data() + k * es, region.data() + src, es);
-    for (size_t d = rank; d-- > 0;) {
+  uint8_t* dst = out.data();
+  const uint64_t inner = nd ? t.shape[nd - 1] : 1;
+  const uint64_t inner_stride = nd ? t.strides[nd - 1] : 1;
+  std::vector<uint64_t> idx(nd, 0);
+  uint64_t pos = 0;  // element offset of idx, outer dimensions only
+  for (;;) {
+    const uint8_t* src = base + pos * esize;
+    if (inner_stride == 1) {
+      std::memcpy(dst, src, inner * esize);
+      dst += inner * esize;
+    } else {
+      for (uint64_t i = 0; i < inner; ++i, dst += esize) std::memcpy(dst, src + i * inner_stride * esize, esize);
+    }
+    size_t d = nd >= 1 ? nd - 1 : 0;
+    for (;;) {
+      if (d == 0) return out;
+      --d;
       if (++idx[d] < t.shape[d]) {
-        src += t.strides[d] * es;
+        pos += t.strides[d];
         break;
       }
-      src -= (t.shape[d] - 1) * t.strides[d] * es;
+      pos -= (t.shape[d] - 1) * t.strides[d];
       idx[d] = 0;
     }
   }
-  return out;
 }
 
 }  // namespace tenzip::formats

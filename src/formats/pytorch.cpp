@@ -210,61 +210,16 @@ std::vector<uint8_t> gather_tensor(std::span<const uint8_t> file, const FileLayo
   if (tensor_index >= layout.tensors.size())
     throw Error(Errc::invalid_argument, "gather_tensor: tensor " + num(tensor_index) + " of " + num(layout.tensors.size()));
   const Tensor& t = layout.tensors[tensor_index];
-  const std::string who = (layout.format.empty() ? std::string("model file") : layout.format) + ": tensor '" + t.name + "'";
-  const auto fail = [&](const std::string& what) { throw Error(Errc::corrupt_input, who + ": " + what); };
-  if (t.region >= layout.regions.size()) fail("points to a missing region");
+  const std::string who = layout.format.empty() ? std::string("model file") : layout.format;
+  if (t.region >= layout.regions.size())
+    throw Error(Errc::corrupt_input, who + ": tensor '" + t.name + "': points to a missing region");
   const Region& r = layout.regions[t.region];
-  if (r.offset > file.size() || r.size > file.size() - r.offset) fail("its region lies outside the file");
-  if (t.offset > r.size) fail("starts past the end of its region");
-  const uint8_t* base = file.data() + r.offset + t.offset;
-  const uint64_t room = r.size - t.offset;
-  if (t.strides.empty()) {
-    if (t.size > room) fail("extends past the end of its region");
-    return std::vector<uint8_t>(base, base + t.size);
-  }
-  const size_t nd = t.shape.size();
-  if (t.strides.size() != nd) fail(num(t.strides.size()) + " strides for " + num(nd) + " dimensions");
-  const uint64_t esize = t.element_size;
-  if (esize == 0) fail("is strided but has no element size");
-  uint64_t numel = 1;
-  for (const uint64_t d : t.shape)
-    if (!mul_ok(numel, d, numel)) fail("its shape overflows 64 bits");
-  for (const uint64_t d : t.shape) numel = d == 0 ? 0 : numel;
-  uint64_t size = 0;
-  if (!mul_ok(numel, esize, size) || size != t.size)
-    fail("size " + num(t.size) + " is not its element count times " + num(esize) + " bytes");
-  if (numel == 0) return {};
-  unsigned __int128 last = 0;
-  for (size_t d = 0; d < nd; ++d) last += static_cast<unsigned __int128>(t.shape[d] - 1) * t.strides[d];
-  if ((last + 1) * esize > room) fail("its strides reach past the end of its region");
-
-  // Walk the index odometer over all but the last dimension; copy the last as one run when it
-  // is contiguous.
-  std::vector<uint8_t> out(size);
-  uint8_t* dst = out.data();
-  const uint64_t inner = nd ? t.shape[nd - 1] : 1;
-  const uint64_t inner_stride = nd ? t.strides[nd - 1] : 1;
-  std::vector<uint64_t> idx(nd, 0);
-  uint64_t pos = 0;  // element offset of idx, outer dimensions only
-  for (;;) {
-    const uint8_t* src = base + pos * esize;
-    if (inner_stride == 1) {
-      std::memcpy(dst, src, inner * esize);
-      dst += inner * esize;
-    } else {
-      for (uint64_t i = 0; i < inner; ++i, dst += esize) std::memcpy(dst, src + i * inner_stride * esize, esize);
-    }
-    size_t d = nd >= 1 ? nd - 1 : 0;
-    for (;;) {
-      if (d == 0) return out;
-      --d;
-      if (++idx[d] < t.shape[d]) {
-        pos += t.strides[d];
-        break;
-      }
-      pos -= (t.shape[d] - 1) * t.strides[d];
-      idx[d] = 0;
-    }
+  if (r.offset > file.size() || r.size > file.size() - r.offset)
+    throw Error(Errc::corrupt_input, who + ": tensor '" + t.name + "': its region lies outside the file");
+  try {
+    return gather_tensor(file.subspan(r.offset, r.size), t);
+  } catch (const Error& e) {
+    throw Error(e.code(), who + ": " + e.what());
   }
 }
 

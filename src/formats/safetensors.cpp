@@ -217,11 +217,15 @@ uint64_t byte_size(const Entry& e) {
 
 }  // namespace
 
+// A plausible header length followed by a JSON object's opening brace. The length may run past
+// the end of the file: a truncated safetensors file is then reported by the parser, not stored
+// as unrelated bytes.
 bool looks_like_safetensors(std::span<const uint8_t> file) noexcept {
-  if (file.size() < 8) return false;
+  if (file.size() < 9) return false;
   const uint64_t n = load_u64le(file.data());
-  if (n < 2 || n > kMaxHeaderSize || n > file.size() - 8) return false;
-  for (uint64_t i = 8; i < 8 + n; ++i)
+  if (n < 2 || n > kMaxHeaderSize) return false;
+  const uint64_t end = std::min<uint64_t>(8 + n, file.size());
+  for (uint64_t i = 8; i < end; ++i)
     if (!is_json_space(file[i])) return file[i] == '{';
   return false;
 }

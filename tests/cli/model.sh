@@ -150,16 +150,17 @@ grep -q 'safetensors' "$WORK/err" || fail "truncated safetensors not named"
 cut_file() {  # cut_file SRC BYTES DST
   head -c "$2" "$1" >"$3"
 }
+cut_file "$TENZIP_CORPUS_DIR/llm/tl_reverse_model.safetensors" 1000 cut2.safetensors  # the header itself cut
 cut_file "$DATA/gguf_mixed.gguf" 200 cut.gguf
 cut_file "$DATA/pytorch/state_dict.pt" 3000 cut.pt
 cut_file "$TENZIP_CORPUS_DIR/cnn/face_detection_full_range.tflite" 5000 cut.tflite
-for f in cut.gguf cut.pt cut.tflite; do
+for f in cut2.safetensors cut.gguf cut.pt cut.tflite; do
   run_expect 1 "$TENZIP" compress "$f"
   check_error_line
-  grep -qiE 'gguf|pytorch|zip|tflite' "$WORK/err" || fail "$f: the format is not named: $(cat "$WORK/err")"
+  grep -qiE 'safetensors|gguf|pytorch|zip|tflite' "$WORK/err" || fail "$f: the format is not named: $(cat "$WORK/err")"
   [[ ! -e $f.tnz ]] || fail "$f: partial output left"
 done
-rm -f cut.gguf cut.pt cut.tflite
+rm -f cut2.safetensors cut.gguf cut.pt cut.tflite
 run_expect 2 "$TENZIP" compress --format nosuch tl.safetensors -f
 run_expect 2 "$TENZIP" compress --dtype fp32 --base tl.safetensors tl2.safetensors
 run_expect 2 "$TENZIP" compress --format safetensors - <tl.safetensors

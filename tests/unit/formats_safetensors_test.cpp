@@ -372,8 +372,12 @@ TEST(SafetensorsSniff, LooksLike) {
   EXPECT_FALSE(formats::looks_like_safetensors(st("[]")));
   EXPECT_FALSE(formats::looks_like_safetensors(st("    ")));
   Bytes past = st("{}");
-  past[0] = 3;
-  EXPECT_FALSE(formats::looks_like_safetensors(past));
+  past[0] = 3;  // the header runs past the end: still recognised, so that the parser reports the truncation
+  EXPECT_TRUE(formats::looks_like_safetensors(past));
+  EXPECT_THROW(formats::parse_safetensors(past), Error);
+  Bytes huge = st("{}");
+  huge[7] = 1;  // a header length of 2^56: not safetensors at all
+  EXPECT_FALSE(formats::looks_like_safetensors(huge));
   EXPECT_FALSE(formats::looks_like_safetensors(read_bytes(formats_data("gguf_v2.gguf"))));
 }
 
