@@ -5,7 +5,10 @@
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
 #pragma GCC diagnostic ignored "-Wrestrict"
 #endif
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <cerrno>
 
 #include <algorithm>
 #include <atomic>
@@ -150,11 +153,28 @@ class TempDir {
   bool committed_ = false;
 };
 
-// Writes `bytes` produced by `produce(sink)` to `path` (inside a temp dir, so no atomic rename needed).
+// Writes the bytes `produce(sink)` emits to a new file `path` inside the folder's temp directory.
+// Not through Output: that registers its temp file with the signal handler, one at a time,
+// while folder workers write files in parallel; here the whole temp directory is the unit
+// that is renamed into place or removed.
 void write_file(const fs::path& path, unsigned mode, const std::function<void(const tenzip::Sink&)>& produce) {
-  Output out(path.string(), /*force=*/false, nullptr, mode);
-  produce([&](std::span<const uint8_t> s) { out.write(s); });
-  out.commit();
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+  if (fd < 0) fail_errno(path.string(), "cannot create");
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{fd};
+  produce([&](std::span<const uint8_t> s) {
+    while (!s.empty()) {
+      const ssize_t n = ::write(fd, s.data(), s.size());
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        fail_errno(path.string(), "cannot write");
+      }
+      s = s.subspan(static_cast<size_t>(n));
+    }
+  });
+  if (::fsync(fd) != 0) fail_errno(path.string(), "cannot sync");
 }
 
 void copy_into(const fs::path& from, const fs::path& to) {
