@@ -197,6 +197,14 @@ same_file model/linked.safetensors blobs/abc123
 only_files . model model.orig model.tnz blobs tl.safetensors tl.safetensors.tnz tl2.safetensors cut.safetensors
 rm -rf model
 
+# the whole corpus as one folder: every file back, byte for byte
+cp -r "$TENZIP_CORPUS_DIR" corpus
+run_expect 0 "$TENZIP" compress -q -T 2 corpus
+run_expect 0 "$TENZIP" decompress -q -T 2 -o corpus.back corpus.tnz
+diff -r corpus corpus.back >/dev/null || fail "corpus folder round trip differs"
+ok
+rm -rf corpus corpus.tnz corpus.back
+
 # folder deltas: the same folder with one weight file fine-tuned
 cp -r model.orig model2
 cp tl2.safetensors model2/model.safetensors
