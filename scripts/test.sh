@@ -93,8 +93,8 @@ print("import tenzip", tenzip.__version__, "without torch or numpy: ok")'; then
   elif ! "$py" -m pip install -q --disable-pip-version-check -r tests/requirements.txt >>"$dir/install.log" 2>&1; then
     tail -n 30 "$dir/install.log"; failed+=("python: test requirements"); n_failed=$((n_failed + 1)); return 0
   fi
-  local rc=0
-  (cd "$dir" && TENZIP=$PWD/../build/tenzip HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+  local rc=0 cli=${TENZIP:-$PWD/build/tenzip}  # the release stage's tenzip, for the CLI cross-checks
+  (cd "$dir" && TENZIP=$cli HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
      "$PWD/venv/bin/python" -m pytest -p no:cacheprovider -q -rs --junitxml=pytest.xml ../tests/python) 2>&1 \
     | tee "$dir/pytest.log" | sed '/Loading weights/d' || rc=$?
   [[ $rc -eq 0 ]] || failed+=("python: tests (pytest exit $rc)")

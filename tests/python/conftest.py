@@ -53,3 +53,19 @@ def minilm_copies(minilm_dir, tmp_path_factory):
 def pytest_configure(config):
     config.addinivalue_line("filterwarnings", "ignore:ComplexHalf support is experimental")
     config.addinivalue_line("filterwarnings", "ignore:torch.quantize_per_tensor:UserWarning")
+
+
+_REPORT = []
+
+
+@pytest.fixture(scope="session")
+def report():
+    """report(line): printed in the session's summary (the measured ratios, for the logs)."""
+    return _REPORT.append
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _REPORT:
+        terminalreporter.section("tenzip measurements")
+        for line in _REPORT:
+            terminalreporter.write_line(line)
