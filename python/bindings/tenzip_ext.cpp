@@ -139,13 +139,13 @@ nb::bytes compress(const In& src, const std::string& dtype, int level, std::opti
   const tenzip::DType d = dtype_of(dtype);
   const std::string meta(metadata.c_str(), metadata.size());
   std::vector<uint8_t> out;
+  Progress interrupt{nb::none()};  // no callback: only lets Ctrl-C stop a long run
   {
     nb::gil_scoped_release nogil;
     out.reserve(src.size() + src.size() / 64 + 4096);
-    Progress* none = nullptr;
     compress_to(
         span_of(src), [&](std::span<const uint8_t> s) { out.insert(out.end(), s.begin(), s.end()); }, d, level,
-        resolve(threads), chunk_elems, {reinterpret_cast<const uint8_t*>(meta.data()), meta.size()}, none);
+        resolve(threads), chunk_elems, {reinterpret_cast<const uint8_t*>(meta.data()), meta.size()}, &interrupt);
   }
   return to_bytes(out);
 }

@@ -144,7 +144,7 @@ def _prepare(x: Any, what: str = "compress"):
         elif hasattr(x, "__dlpack__"):
             x = np.from_dlpack(x)
     if _is_numpy_array(x):
-        a = x
+        a = np.asarray(x)  # a subclass (np.matrix, ...) as the plain array it holds
         desc = _numpy_dtype_desc(a.dtype)
         if not a.flags.c_contiguous:
             a = np.ascontiguousarray(a)

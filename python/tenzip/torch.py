@@ -27,7 +27,7 @@ from . import _ext
 from ._arrays import CHUNK_ELEMS, _level, _numpy_dtype, _threads, torch_bytes, torch_dtype_name
 from ._errors import TenzipError
 from ._files import write_atomic
-from ._safetensors import CODES, NAME_TO_CODE, build_header, parse_header
+from ._safetensors import CODES, MAX_HEADER_SIZE, NAME_TO_CODE, build_header, parse_header
 
 __all__ = ["save_file", "save", "load_file", "safe_open"]
 
@@ -221,7 +221,7 @@ class _TnzSource(_Source):
         if self._header is None:  # decodes the header's chunk(s) only
             read = self._reader.read_range
             (n,) = struct.unpack("<Q", read(0, 8))
-            if n > self._reader.file_size - 8:
+            if n > min(MAX_HEADER_SIZE, self._reader.file_size - 8):
                 raise TenzipError(f"{self.path}: bad safetensors header length {n}", "corrupt_input")
             try:
                 doc = json.loads(read(8, n).decode("utf-8"))
