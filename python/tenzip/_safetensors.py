@@ -24,8 +24,10 @@ _ENUM_ORDER = [
 RANK = {code: i for i, code in enumerate(_ENUM_ORDER)}
 
 # safetensors dtype code -> (torch / numpy / ml_dtypes dtype name, bytes per element).
-# F4 and F6 (sub-byte element types) are not supported.
+# F4 counts 4-bit elements in its shape; torch's float4_e2m1fn_x2 holds two per element, so its
+# last dimension is half the file's (nbytes below handles it). F6 is not supported.
 CODES: Dict[str, Tuple[str, int]] = {
+    "F4": ("float4_e2m1fn_x2", 1),
     "BOOL": ("bool", 1),
     "U8": ("uint8", 1),
     "I8": ("int8", 1),
@@ -49,6 +51,32 @@ CODES: Dict[str, Tuple[str, int]] = {
 NAME_TO_CODE = {name: code for code, (name, _) in CODES.items()}
 
 MAX_HEADER_SIZE = 100_000_000  # as the safetensors crate
+
+
+def nbytes(code: str, shape) -> int:
+    """Bytes of a tensor of the file's dtype code and shape (-1 if the shape does not fit)."""
+    n = math.prod(shape)
+    if code == "F4":
+        return n // 2 if n % 2 == 0 else -1
+    return n * CODES[code][1]
+
+
+def file_shape(code: str, torch_shape) -> Tuple[int, ...]:
+    """The shape a safetensors file records for a torch tensor of that shape."""
+    if code == "F4":
+        if not torch_shape:
+            raise TypeError("a float4_e2m1fn_x2 scalar cannot be stored in safetensors")
+        return tuple(torch_shape[:-1]) + (2 * torch_shape[-1],)
+    return tuple(torch_shape)
+
+
+def torch_shape(code: str, shape) -> Tuple[int, ...]:
+    """The torch shape of a tensor the file records with `shape`."""
+    if code == "F4":
+        if not shape or shape[-1] % 2:
+            raise TenzipError(f"F4 tensor of shape {list(shape)}: the last dimension must be even", "corrupt_input")
+        return tuple(shape[:-1]) + (shape[-1] // 2,)
+    return tuple(shape)
 
 
 class Entry(NamedTuple):
@@ -122,7 +150,7 @@ def parse_header(read: Callable[[int, int], bytes], file_size: int):
             or not 0 <= offs[0] <= offs[1] <= data_size
         ):
             raise _corrupt(f"tensor {name!r}: bad data_offsets {offs!r}")
-        if math.prod(shape) * CODES[code][1] != offs[1] - offs[0]:
+        if nbytes(code, shape) != offs[1] - offs[0]:
             raise _corrupt(f"tensor {name!r}: shape {shape} of {code} does not match {offs[1] - offs[0]} bytes")
         entries.append(Entry(name, code, tuple(shape), offs[0], offs[1]))
     entries.sort(key=lambda x: (x.begin, x.end))

@@ -27,7 +27,7 @@ from . import _ext
 from ._arrays import CHUNK_ELEMS, _level, _numpy_dtype, _threads, torch_bytes, torch_dtype_name
 from ._errors import TenzipError
 from ._files import write_atomic
-from ._safetensors import CODES, MAX_HEADER_SIZE, NAME_TO_CODE, build_header, parse_header
+from ._safetensors import CODES, MAX_HEADER_SIZE, NAME_TO_CODE, build_header, file_shape, parse_header, torch_shape
 
 __all__ = ["save_file", "save", "load_file", "safe_open"]
 
@@ -119,7 +119,7 @@ def _safetensors_bytes(tensors, metadata) -> "torch.Tensor":
         code = NAME_TO_CODE.get(dt)
         if code is None:
             raise TypeError(f"tensor `{name}`: dtype torch.{dt} cannot be stored in a safetensors file")
-        specs.append((name, code, tuple(t.shape), t.numel() * t.element_size()))
+        specs.append((name, code, file_shape(code, tuple(t.shape)), t.numel() * t.element_size()))
     header, entries = build_header(specs, metadata)
     total = len(header) + (entries[-1].end if entries else 0)
     buf = torch.empty(total, dtype=torch.uint8)  # not zero-filled: every byte is written below
@@ -389,10 +389,16 @@ class safe_open:
         if self._np:
             import numpy as np
 
+            if code == "F4":
+                raise TypeError(f"tensor {name}: F4 (packed 4-bit floats) has no numpy dtype; use framework='pt'")
             a = np.empty(shape, dtype=_numpy_dtype({"dtype": CODES[code][0]}))
-            return a, a.reshape(-1).view(np.uint8)
-        t = torch.empty(shape, dtype=_torch_dtype(code))
-        return t, torch_bytes(t)
+            out, view = a, a.reshape(-1).view(np.uint8)
+        else:
+            out = torch.empty(torch_shape(code, shape), dtype=_torch_dtype(code))
+            view = torch_bytes(out)
+        if view.nbytes != nbytes:
+            raise TenzipError(f"tensor {name}: {list(shape)} of {code} is not {nbytes} bytes", "corrupt_input")
+        return out, view
 
     def _load(self, names: Iterable[str]) -> Dict[str, object]:
         src = self._open()

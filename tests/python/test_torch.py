@@ -18,13 +18,15 @@ DTYPES = [
     torch.float8_e4m3fnuz, torch.float8_e5m2fnuz, torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8,
     torch.bool, torch.complex64,
 ]  # fmt: skip
-for _name in ("uint16", "uint32", "uint64", "float8_e8m0fnu"):
+for _name in ("uint16", "uint32", "uint64", "float8_e8m0fnu", "float4_e2m1fn_x2"):
     if hasattr(torch, _name):
         DTYPES.append(getattr(torch, _name))
 
 
 def rand(shape, dtype, seed=0):
     g = torch.Generator().manual_seed(seed)
+    if dtype in (getattr(torch, "float8_e8m0fnu", None), getattr(torch, "float4_e2m1fn_x2", None)):
+        return torch.randint(0, 255, shape, generator=g, dtype=torch.uint8).view(dtype)
     if dtype.is_floating_point or dtype.is_complex:
         return (torch.randn(shape, generator=g, dtype=torch.float32 if not dtype.is_complex else torch.complex64) * 0.05).to(dtype)
     if dtype == torch.bool:
@@ -168,6 +170,15 @@ def test_save_file_checks_like_safetensors(tmp_path):
         tt.save_file({"__metadata__": x}, tmp_path / "x.tnz")
     assert not (tmp_path / "x.tnz").exists()
     assert not [p for p in os.listdir(tmp_path) if ".tmp-" in p]  # no temporary files left
+
+
+def test_empty_files(tmp_path):
+    tt.save_file({}, tmp_path / "e.tnz")
+    assert tt.load_file(tmp_path / "e.tnz") == {}
+    assert tenzip.decompress((tmp_path / "e.tnz").read_bytes()) == st.save({})
+    assert tt.load(st.save({})) == {}
+    back = tt.load(tt.save({"z": torch.zeros(0, 5, dtype=torch.bfloat16)}))
+    assert back["z"].shape == (0, 5) and back["z"].dtype == torch.bfloat16
 
 
 def test_overwrites_like_safetensors(tmp_path):
