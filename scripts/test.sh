@@ -3,14 +3,15 @@
 #   1. Release build in build/ (the one setup.sh makes): every test.
 #   2. ASan + UBSan build in build-asan/: every test.
 #   3. TSan build in build-tsan/: the tests that run threads (see TSAN_EXCLUDE below).
+#   4. The Python package in build-python/: `pip install .` into a fresh venv, then tests/python.
 # Builds what is missing or stale first. Exits non-zero if any build or test fails.
-# Environment: JOBS (build parallelism, default nproc), STAGES (default "release asan tsan"),
+# Environment: JOBS (build parallelism, default nproc), STAGES (default "release asan tsan python"),
 # TENZIP_CORPUS_DIR (default ../shared/corpus).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JOBS=${JOBS:-$(nproc)}
-STAGES=${STAGES:-release asan tsan}
+STAGES=${STAGES:-release asan tsan python}
 CORPUS_ARGS=()
 [[ -n ${TENZIP_CORPUS_DIR:-} ]] && CORPUS_ARGS=(-DTENZIP_CORPUS_DIR="$TENZIP_CORPUS_DIR")
 
@@ -57,6 +58,59 @@ stage() {  # stage NAME BUILD_DIR [ctest args...] -- [cmake args...]
 n_passed=0
 n_failed=0
 
+# The Python package: a fresh venv (build-python/venv, recreated every run), `pip install .`
+# exactly as a user runs it (build isolation, a clean build: timed), then `import tenzip` with
+# neither torch nor numpy, then the pytest suite.
+# The test requirements (torch, transformers, ...: gigabytes) are not installed a second time:
+# a .pth file appends the test venv's site-packages to the fresh venv's path, after the
+# package's own (so tenzip comes from the fresh install). Needs the same Python version as the
+# test venv, else the requirements are installed into the fresh venv.
+python_stage() {
+  local dir=build-python
+  echo
+  echo "==================== python ($dir) ===================="
+  mkdir -p "$dir"
+  rm -rf "$dir/venv"
+  if ! python3 -m venv "$dir/venv" >"$dir/venv.log" 2>&1; then
+    cat "$dir/venv.log"; failed+=("python: venv"); n_failed=$((n_failed + 1)); return 0
+  fi
+  local py=$dir/venv/bin/python t0=$SECONDS
+  if ! CMAKE_BUILD_PARALLEL_LEVEL=$JOBS "$py" -m pip install --disable-pip-version-check -v . >"$dir/install.log" 2>&1; then
+    tail -n 60 "$dir/install.log"; failed+=("python: pip install ."); n_failed=$((n_failed + 1)); return 0
+  fi
+  echo "pip install . took $((SECONDS - t0)) s (log: $dir/install.log)"
+  if ! "$py" -c 'import sys, tenzip
+assert "torch" not in sys.modules and "numpy" not in sys.modules
+assert tenzip.decompress(tenzip.compress(b"tenzip" * 1000)) == b"tenzip" * 1000
+print("import tenzip", tenzip.__version__, "without torch or numpy: ok")'; then
+    failed+=("python: import without torch"); n_failed=$((n_failed + 1))
+  fi
+  local site test_site
+  site=$("$py" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  test_site=$("$TEST_PYTHON" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+  if [[ $("$py" -c 'import sys; print(sys.version_info[:2])') == $("$TEST_PYTHON" -c 'import sys; print(sys.version_info[:2])') ]]; then
+    echo "$test_site" >"$site/zz-tenzip-test-requirements.pth"
+  elif ! "$py" -m pip install -q --disable-pip-version-check -r tests/requirements.txt >>"$dir/install.log" 2>&1; then
+    tail -n 30 "$dir/install.log"; failed+=("python: test requirements"); n_failed=$((n_failed + 1)); return 0
+  fi
+  local rc=0 cli=${TENZIP:-$PWD/build/tenzip}  # the release stage's tenzip, for the CLI cross-checks
+  (cd "$dir" && TENZIP=$cli HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 \
+     "$PWD/venv/bin/python" -m pytest -p no:cacheprovider -q -rs --junitxml=pytest.xml ../tests/python) 2>&1 \
+    | tee "$dir/pytest.log" | sed '/Loading weights/d' || rc=$?
+  [[ $rc -eq 0 ]] || failed+=("python: tests (pytest exit $rc)")
+  local counts
+  if counts=$(python3 -c 'import sys, xml.etree.ElementTree as E
+r = E.parse(sys.argv[1]).getroot()
+s = r if r.tag == "testsuite" else r.find("testsuite")
+t, f, e, k = (int(s.get(a, 0)) for a in ("tests", "failures", "errors", "skipped"))
+print(t - f - e - k, f + e)' "$dir/pytest.xml" 2>/dev/null); then
+    n_passed=$((n_passed + ${counts% *}))
+    n_failed=$((n_failed + ${counts#* }))
+  else
+    n_failed=$((n_failed + 1))
+  fi
+}
+
 start=$SECONDS
 for s in $STAGES; do
   case $s in
@@ -71,7 +125,9 @@ for s in $STAGES; do
       TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1:second_deadlock_stack=1} \
       stage tsan build-tsan ${TSAN_EXCLUDE:+-E "$TSAN_EXCLUDE"} -- -DCMAKE_BUILD_TYPE=RelWithDebInfo -DTENZIP_SANITIZE=thread \
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$SAN_FLAGS" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$SAN_FLAGS" ;;
-    *) echo "scripts/test.sh: unknown stage '$s' (release, asan, tsan)" >&2; exit 2 ;;
+    python)
+      python_stage ;;
+    *) echo "scripts/test.sh: unknown stage '$s' (release, asan, tsan, python)" >&2; exit 2 ;;
   esac
 done
 
