@@ -54,7 +54,8 @@ void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int l
     bufs[s] = s_->split[s].data();
   }
   split(dtype, src, n_elems, bufs);
-  for (int s = 0; s < k; ++s) s_->streams.encode(bufs[s], n_elems, policy, out);
+  LzHint lz = LzHint::unknown;  // found on the first stream that looks for it, shared by the rest
+  for (int s = 0; s < k; ++s) s_->streams.encode(bufs[s], n_elems, policy, out, &lz);
 }
 
 // ------------------------------------------------------------------------------ decode

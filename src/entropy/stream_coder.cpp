@@ -92,19 +92,32 @@ struct StreamEncoder::Scratch {
 };
 
 namespace {
-// Compresses four slices spread over the stream; says whether zstd looks at least 10%
-// smaller than both the order-0 bound (which HUFF approaches) and storing.
-bool probe_zstd(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, double entropy_bits, int level) {
-  uint8_t sample[4 * kProbeSlice];
+// The probe sample: four slices spread over the stream.
+constexpr size_t kProbeSample = 4 * kProbeSlice;
+void take_probe_sample(const uint8_t* syms, size_t n, uint8_t* sample) noexcept {
   for (int i = 0; i < 4; ++i) std::memcpy(sample + i * kProbeSlice, syms + (n / 4) * i, kProbeSlice);
-  const size_t z = S.zstd(sample, sizeof(sample), level);
+}
+// Whether the stream has enough LZ structure (runs, repeats of 8- or 16-byte words) for zstd
+// to possibly beat the order-0 coder; only then is a zstd trial worth its cost (zstd runs at
+// ~150-250 MB/s on exponent bytes, several times the cost of coding them). A repeat must
+// stand for 32+ bits of order-0 information to be worth coding as a match and to be unlikely
+// by chance: 8-byte words for random-looking bytes (>= 4 bits per byte), 16 bytes for skewed ones.
+bool has_repeats(const uint8_t* syms, size_t n, double bits_per_byte, LzHint* hint) noexcept {
+  if (hint && *hint != LzHint::unknown) return *hint == LzHint::repeats;
+  const RepeatHits r = huff_kernels().repeat_hits(syms, std::min<size_t>(n, 8 * 65535));
+  const bool yes = (bits_per_byte >= 4.0 ? r.hits8 : r.hits16) * 100 >= r.queries && r.queries > 0;
+  if (hint) *hint = yes ? LzHint::repeats : LzHint::none;
+  return yes;
+}
+// Compresses the sample; says whether zstd looks at least 10% smaller than both the order-0
+// bound (which HUFF approaches) and storing.
+bool probe_zstd(StreamEncoder::Scratch& S, const uint8_t* sample, size_t n, double entropy_bits, int level) {
+  const size_t z = S.zstd(sample, kProbeSample, level);
   if (z == 0) return false;
-  const double order0 = std::min(entropy_bits / 8.0 / static_cast<double>(n), 1.0) * sizeof(sample);
+  const double order0 = std::min(entropy_bits / 8.0 / static_cast<double>(n), 1.0) * kProbeSample;
   return static_cast<double>(z) < 0.9 * order0;
 }
-}  // namespace
 
-namespace {
 // For near-random streams: a fast zstd pass (negative level: match finding only) tells
 // whether the bytes repeat (e.g. tensors with repeated rows); if it saves >= 2%, compress at
 // the probe level and keep the result if smaller than storing.
@@ -122,7 +135,8 @@ bool try_zstd_if_it_pays(StreamEncoder::Scratch& S, const uint8_t* syms, size_t 
 StreamEncoder::StreamEncoder() : s_(std::make_unique<Scratch>()) {}
 StreamEncoder::~StreamEncoder() = default;
 
-StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out) {
+StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out,
+                                 LzHint* hint) {
   Scratch& S = *s_;
   const auto& K = huff_kernels();
   const size_t mode_pos = out.size();
@@ -150,7 +164,8 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     double bits = nlogn(taken);
     for (int s = 0; s < 256; ++s) bits -= nlogn(sample[s]);
     if (bits > (1.0 - policy.min_huff_gain / 2) * 8.0 * static_cast<double>(taken)) {
-      if (policy.zstd_probe_level > 0 && try_zstd_if_it_pays(S, syms, n, policy, out)) return StreamMode::zstd;
+      if (policy.zstd_probe_level > 0 && has_repeats(syms, n, 8.0, hint) && try_zstd_if_it_pays(S, syms, n, policy, out))
+        return StreamMode::zstd;
       return emit_raw();
     }
   }
@@ -180,8 +195,13 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   // ZSTD: at levels that do not always try it, a sample decides (LZ structure, e.g. repeated
   // tensors or smooth tables, is invisible to an order-0 estimate).
   int zstd_level = policy.zstd_level;
-  if (zstd_level == 0 && policy.zstd_probe_level > 0 && n >= 4 * kProbeSlice)
-    zstd_level = probe_zstd(S, syms, n, entropy_bits, policy.zstd_probe_level) ? policy.zstd_probe_level : 0;
+  if (zstd_level == 0 && policy.zstd_probe_level > 0 && n >= kProbeSample) {
+    if (has_repeats(syms, n, entropy_bits / static_cast<double>(n), hint)) {
+      uint8_t probe[kProbeSample];
+      take_probe_sample(syms, n, probe);
+      if (probe_zstd(S, probe, n, entropy_bits, policy.zstd_probe_level)) zstd_level = policy.zstd_probe_level;
+    }
+  }
   if (huff_hopeless && zstd_level == 0) return emit_raw();
   // ---- HUFF: cluster block histograms into at most max_tables tables.
   Cluster* C = S.clusters;

@@ -27,12 +27,20 @@ struct StreamPolicy {
   int zstd_probe_level = 0;     // if zstd_level == 0: probe a sample with zstd at this level
 };
 
+// Whether the bytes hold LZ structure (runs, repeats) that zstd could use. The streams of one
+// chunk share it (a repeated row repeats in every byte stream), so the chunk coder detects it
+// on its first stream and passes the answer to the others.
+enum class LzHint : uint8_t { unknown, none, repeats };
+
 class StreamEncoder {
  public:
   StreamEncoder();
   ~StreamEncoder();
-  // Appends the coded stream (mode byte first) to `out`; returns the mode chosen.
-  StreamMode encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out);
+  // Appends the coded stream (mode byte first) to `out`; returns the mode chosen. `hint`, if
+  // given, says whether to look for LZ structure (unknown: the encoder detects it, if it
+  // needs to, and stores the answer there).
+  StreamMode encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out,
+                    LzHint* hint = nullptr);
 
  public:
   struct Scratch;  // defined in the .cpp

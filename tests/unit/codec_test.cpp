@@ -138,6 +138,48 @@ TEST(StreamCoder, ChoosesTheExpectedModes) {
   EXPECT_EQ(enc.encode(lz.data(), lz.size(), policy(8, 9, 3), out), StreamMode::zstd);
 }
 
+TEST(StreamCoder, RepeatDetectorGatesTheZstdTrials) {
+  const HuffKernels& k = huff_kernels_scalar();
+  const auto random = bytes_with(65536, 21, 3), expo = bytes_with(65536, 22, 2), zeros = bytes_with(65536, 0, 0);
+  RepeatHits r = k.repeat_hits(random.data(), random.size());
+  EXPECT_EQ(r.queries, 65536u / 32 - 1);
+  EXPECT_EQ(r.hits8, 0u);
+  r = k.repeat_hits(expo.data(), expo.size());
+  EXPECT_LT(r.hits16 * 100, r.queries) << "chance 16-byte repeats in skewed bytes";
+  r = k.repeat_hits(zeros.data(), zeros.size());
+  EXPECT_GE(r.hits16 + 1, r.queries);
+  // Random rows repeated every 808 bytes (not a power of two): found, and zstd is used.
+  std::vector<uint8_t> rows(65536);
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = random[i % 808];
+  r = k.repeat_hits(rows.data(), rows.size());
+  EXPECT_GT(r.hits16 * 2, r.queries);
+  if (const HuffKernels* avx2 = huff_kernels_avx2(); avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2"))
+    for (const std::vector<uint8_t>* v : std::initializer_list<const std::vector<uint8_t>*>{&random, &expo, &zeros, &rows})
+      for (size_t n : {0, 7, 8, 40, 41, 1000, 65536}) {
+        const RepeatHits a = k.repeat_hits(v->data(), n), b = avx2->repeat_hits(v->data(), n);
+        EXPECT_EQ(a.queries, b.queries);
+        EXPECT_EQ(a.hits8, b.hits8);
+        EXPECT_EQ(a.hits16, b.hits16);
+      }
+  StreamEncoder enc;
+  StreamPolicy p = policy(8, 9, 0);
+  p.min_huff_gain = 0.03;
+  p.zstd_probe_level = 1;
+  std::vector<uint8_t> out;
+  EXPECT_EQ(enc.encode(rows.data(), rows.size(), p, out), StreamMode::zstd);
+  LzHint hint = LzHint::unknown;
+  out.clear();
+  EXPECT_EQ(enc.encode(rows.data(), rows.size(), p, out, &hint), StreamMode::zstd);
+  EXPECT_EQ(hint, LzHint::repeats);
+  hint = LzHint::none;  // the chunk's first stream found no repeats: no zstd trial here
+  out.clear();
+  EXPECT_EQ(enc.encode(rows.data(), rows.size(), p, out, &hint), StreamMode::raw);
+  hint = LzHint::unknown;
+  out.clear();
+  EXPECT_EQ(enc.encode(random.data(), random.size(), p, out, &hint), StreamMode::raw);
+  EXPECT_EQ(hint, LzHint::none);
+}
+
 TEST(StreamCoder, DriftingStatisticsUseSeveralTables) {
   StreamEncoder enc;
   auto drift = bytes_with(65536, 9, 5);
