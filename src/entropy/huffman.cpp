@@ -115,7 +115,7 @@ void huff_build_encoder(const HuffLengths& h, HuffEncTable& out) noexcept {
   uint32_t codes[256] = {};
   canonical_codes(h, codes);
   for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) out[s] = {static_cast<uint16_t>(reverse_bits(codes[s], h.len[s])), h.len[s], 0};
+    if (h.len[s]) out[s] = (uint64_t{reverse_bits(codes[s], h.len[s])} << (64 - h.len[s])) | h.len[s];
 }
 
 void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexcept {

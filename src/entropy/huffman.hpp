@@ -20,12 +20,12 @@ struct HuffLengths {
   int min_sym = 0, max_sym = 0;  // range of present symbols
 };
 
-// Encoder entry per symbol: the code bit-reversed (we write LSB-first) and its length.
-struct HuffEncEntry {
-  uint16_t code;
-  uint8_t len;
-  uint8_t pad;
-};
+// Encoder entry per symbol: the code bit-reversed (we write LSB-first) in the top `len` bits,
+// the length in the low 8 bits (as in zstd's huff0), so that appending a code to a bit buffer
+// filled from the top is `acc = (acc >> e) | e` (a shift uses the count's low 6 bits only; the
+// length bits land below the valid bits and are shifted out). 0 for an absent symbol and for
+// the zero-length code of a one-symbol table.
+using HuffEncEntry = uint64_t;
 using HuffEncTable = std::array<HuffEncEntry, 256>;
 
 // Decoder: 2^bits entries indexed by the next `bits` bits (bits >= longest code length).
