@@ -36,28 +36,30 @@ inline void histogram_add(const uint8_t* __restrict p, size_t n, uint32_t* __res
 // looked up there and counts in hits8 if that word equals it, and in hits16 if the words
 // after both are equal too. Runs and repeats at distances that are multiples of 8 bytes
 // (repeated rows, broadcast tensors) score high; for random bytes a hit is a 2^-64 event, and
-// for skewed exponent bytes hits16 stays near zero. n / 8 < 65536.
+// for skewed exponent bytes hits16 stays near zero. Branch-free (hits are unpredictable); an
+// empty slot reads as word 0, an earlier word too. n / 8 < 65536.
 inline RepeatHits repeat_hits(const uint8_t* __restrict p, size_t n) noexcept {
   constexpr int kLog = 12;
-  uint16_t last[1u << kLog];  // word index + 1; 0 = empty
+  uint16_t last[1u << kLog];  // word index
   std::memset(last, 0, sizeof(last));
   const size_t words = n / 8;
   auto word = [p](size_t j) { uint64_t v; std::memcpy(&v, p + 8 * j, 8); return v; };
   auto slot = [](uint64_t w) { return static_cast<uint32_t>((w * 0x9E3779B97F4A7C15ull) >> (64 - kLog)); };
   RepeatHits r{0, 0, 0};
-  size_t j = 0;
-  for (; j + 5 <= words; j += 4) {
+  if (words < 9) return r;
+  for (size_t j = 1; j < 4; ++j) last[slot(word(j))] = static_cast<uint16_t>(j);
+  for (size_t j = 4; j + 5 <= words; j += 4) {
     const uint64_t w = word(j);
     const uint32_t h = slot(w);
     const size_t c = last[h];
-    const bool m8 = c != 0 && word(c - 1) == w;
+    const uint32_t m8 = word(c) == w;
     r.hits8 += m8;
-    r.hits16 += m8 && word(c) == word(j + 1);
+    r.hits16 += m8 & (word(c + 1) == word(j + 1));
     ++r.queries;
-    last[h] = static_cast<uint16_t>(j + 1);
-    last[slot(word(j + 1))] = static_cast<uint16_t>(j + 2);
-    last[slot(word(j + 2))] = static_cast<uint16_t>(j + 3);
-    last[slot(word(j + 3))] = static_cast<uint16_t>(j + 4);
+    last[h] = static_cast<uint16_t>(j);
+    last[slot(word(j + 1))] = static_cast<uint16_t>(j + 1);
+    last[slot(word(j + 2))] = static_cast<uint16_t>(j + 2);
+    last[slot(word(j + 3))] = static_cast<uint16_t>(j + 3);
   }
   return r;
 }

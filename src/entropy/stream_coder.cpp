@@ -159,8 +159,16 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   // so "looks random" is safe to trust.
   if (n >= 32768 && policy.min_huff_gain >= 0.02) {
     uint32_t sample[256] = {};
+    uint8_t slices[65536 / 8];  // the slices side by side: one histogram call
     size_t taken = 0;
-    for (size_t off = 0; off + 512 <= n; off += 4096, taken += 512) K.histogram(syms + off, 512, sample);
+    for (size_t off = 0; off + 512 <= n; off += 4096) {
+      if (taken == sizeof(slices)) { K.histogram(slices, taken, sample); taken = 0; }
+      std::memcpy(slices + taken, syms + off, 512);
+      taken += 512;
+    }
+    K.histogram(slices, taken, sample);
+    taken = 0;
+    for (int s = 0; s < 256; ++s) taken += sample[s];
     double bits = nlogn(taken);
     for (int s = 0; s < 256; ++s) bits -= nlogn(sample[s]);
     if (bits > (1.0 - policy.min_huff_gain / 2) * 8.0 * static_cast<double>(taken)) {
