@@ -42,27 +42,22 @@ void set_range(HuffLengths& h) noexcept {
 
 }  // namespace
 
-void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept {
-  out = HuffLengths{};
-  // Symbols sorted by count ascending (ties by symbol, for determinism).
-  struct Node { uint32_t count; uint16_t sym; };
-  Node leaves[256];
+void huff_build_tree(const uint32_t* counts, HuffTree& t) noexcept {
+  // Symbols sorted by count ascending, ties by symbol (deterministic): one integer key each.
+  uint64_t keys[256];
   int n = 0;
   for (int s = 0; s < 256; ++s)
-    if (counts[s]) leaves[n++] = {counts[s], static_cast<uint16_t>(s)};
+    if (counts[s]) keys[n++] = (uint64_t{counts[s]} << 8) | static_cast<uint64_t>(s);
+  t.n = n;
+  t.max_depth = 0;
   if (n == 0) return;
-  if (n == 1) {  // one symbol: zero-length code, no bits at all
-    out.min_sym = out.max_sym = leaves[0].sym;
-    out.max_len = 0;
-    return;
-  }
-  std::sort(leaves, leaves + n, [](const Node& a, const Node& b) {
-    return a.count != b.count ? a.count < b.count : a.sym < b.sym;
-  });
+  std::sort(keys, keys + n);
+  for (int i = 0; i < n; ++i) t.syms[i] = static_cast<uint8_t>(keys[i]);
+  if (n < 2) return;  // one symbol: zero-length code, no bits at all
   // Two-queue Huffman (leaves sorted; internal nodes are created in non-decreasing order).
   uint64_t weight[512];
   int parent[512];
-  for (int i = 0; i < n; ++i) weight[i] = leaves[i].count;
+  for (int i = 0; i < n; ++i) weight[i] = keys[i] >> 8;
   int leaf = 0, inner = n, inner_end = n;
   auto pick = [&]() {
     if (leaf < n && (inner >= inner_end || weight[leaf] <= weight[inner])) return leaf++;
@@ -74,18 +69,31 @@ void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noe
     parent[a] = parent[b] = inner_end;
     inner_end++;
   }
-  // Depths: root is inner_end-1 with depth 0.
-  int depth[512];
-  depth[inner_end - 1] = 0;
-  for (int i = inner_end - 2; i >= 0; --i) depth[i] = depth[parent[i]] + 1;
-  // Count codes per length, then limit to `limit` bits (the miniz/JPEG Kraft repair):
-  // overlong codes are clamped, and the Kraft excess is paid by lengthening shorter codes.
-  uint32_t bl_count[64] = {};
-  for (int i = 0; i < n; ++i) bl_count[depth[i]]++;
-  int max_len = 0;
-  for (int l = 63; l > 0; --l) if (bl_count[l]) { max_len = l; break; }
+  // Depths: the root is node 2n - 2 (n <= 256), with depth 0; count the leaves per depth.
+  uint8_t depth[512];
+  const int root = 2 * n - 2;
+  depth[root] = 0;
+  for (int i = root - 1; i >= 0; --i) depth[i] = static_cast<uint8_t>(depth[parent[i]] + 1);
+  for (int i = 0; i < n; ++i) t.max_depth = std::max<int>(t.max_depth, depth[i]);
+  std::memset(t.bl_count, 0, sizeof(t.bl_count[0]) * (t.max_depth + 1));
+  for (int i = 0; i < n; ++i) t.bl_count[depth[i]]++;
+}
+
+void huff_tree_lengths(const HuffTree& t, int limit, HuffLengths& out) noexcept {
+  out = HuffLengths{};
+  if (t.n == 0) return;
+  if (t.n == 1) {
+    out.min_sym = out.max_sym = t.syms[0];
+    out.max_len = 0;
+    return;
+  }
+  // Limit to `limit` bits (the miniz/JPEG Kraft repair): overlong codes are clamped, and the
+  // Kraft excess is paid by lengthening shorter codes.
+  uint32_t bl_count[256];
+  int max_len = t.max_depth;
+  std::memcpy(bl_count, t.bl_count, sizeof(bl_count[0]) * (max_len + 1));
   if (max_len > limit) {
-    for (int l = limit + 1; l < 64; ++l) { bl_count[limit] += bl_count[l]; bl_count[l] = 0; }
+    for (int l = limit + 1; l <= max_len; ++l) { bl_count[limit] += bl_count[l]; bl_count[l] = 0; }
     uint64_t total = 0;
     for (int l = 1; l <= limit; ++l) total += static_cast<uint64_t>(bl_count[l]) << (limit - l);
     while (total > (uint64_t{1} << limit)) {
@@ -94,12 +102,19 @@ void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noe
         if (bl_count[l]) { bl_count[l]--; bl_count[l + 1] += 2; break; }
       total--;
     }
+    max_len = limit;
   }
-  // Assign lengths: the rarest symbols (front of `leaves`) get the longest codes.
+  // Assign lengths: the rarest symbols (front of `syms`) get the longest codes.
   int idx = 0;
-  for (int l = 63; l > 0; --l)
-    for (uint32_t c = 0; c < bl_count[l]; ++c) out.len[leaves[idx++].sym] = static_cast<uint8_t>(l);
+  for (int l = max_len; l > 0; --l)
+    for (uint32_t c = 0; c < bl_count[l]; ++c) out.len[t.syms[idx++]] = static_cast<uint8_t>(l);
   set_range(out);
+}
+
+void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept {
+  HuffTree t;
+  huff_build_tree(counts, t);
+  huff_tree_lengths(t, limit, out);
 }
 
 uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& h) noexcept {

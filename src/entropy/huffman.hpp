@@ -43,6 +43,16 @@ struct HuffDecTable {
 // Optimal lengths for `counts` (sum > 0), limited to `limit` bits (1..kHuffMaxBits; a
 // 256-symbol alphabet needs limit >= 8).
 void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept;
+// The same in two steps, to limit one tree several ways: the symbols sorted by count and the
+// unlimited Huffman code's number of codes per length (a length can reach 255 in theory).
+struct HuffTree {
+  int n = 0;              // symbols present
+  int max_depth = 0;      // longest code
+  uint8_t syms[256];      // by count ascending, ties by symbol
+  uint32_t bl_count[256]; // [0, max_depth]
+};
+void huff_build_tree(const uint32_t* counts, HuffTree& tree) noexcept;
+void huff_tree_lengths(const HuffTree& tree, int limit, HuffLengths& out) noexcept;
 // Exact coded size in bits of `counts` under `lengths`.
 uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& lengths) noexcept;
 void huff_build_encoder(const HuffLengths& lengths, HuffEncTable& out) noexcept;

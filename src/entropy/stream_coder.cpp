@@ -70,6 +70,7 @@ struct StreamEncoder::Scratch {
   Cluster clusters[kMaxBlocks];
   uint32_t block_hist[kMaxBlocks][256];
   double delta[kMaxBlocks][kMaxBlocks];
+  HuffTree trees[kHuffMaxTables];
   HuffLengths lengths[kHuffMaxTables];
   HuffEncTable enc[kHuffMaxTables];
   std::vector<uint8_t> bits[4];
@@ -267,7 +268,8 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   uint64_t cost_full = 0;
   int longest = 0;
   for (int t = 0; t < n_tables; ++t) {
-    huff_build_lengths(C[alive[t]].h, kHuffMaxBits, S.lengths[t]);
+    huff_build_tree(C[alive[t]].h, S.trees[t]);
+    huff_tree_lengths(S.trees[t], kHuffMaxBits, S.lengths[t]);
     cost_full += huff_cost_bits(C[alive[t]].h, S.lengths[t]);
     longest = std::max(longest, S.lengths[t].max_len);
   }
@@ -275,7 +277,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     HuffLengths shorter[kHuffMaxTables];
     uint64_t cost_short = 0;
     for (int t = 0; t < n_tables; ++t) {
-      huff_build_lengths(C[alive[t]].h, short_limit, shorter[t]);
+      huff_tree_lengths(S.trees[t], short_limit, shorter[t]);
       cost_short += huff_cost_bits(C[alive[t]].h, shorter[t]);
     }
     if (static_cast<double>(cost_short) <= (1.0 + policy.short_code_tolerance) * static_cast<double>(cost_full))
