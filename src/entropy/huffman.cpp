@@ -135,13 +135,14 @@ void huff_build_encoder(const HuffLengths& h, HuffEncTable& out) noexcept {
 
 void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexcept {
   out.bits = bits;
+  const bool multi = huff_use_multi(bits);
   const uint32_t size = 1u << bits;
   if (h.max_len == 0) {  // single symbol, zero-length code: every lookup yields it four times
     const uint64_t sym = static_cast<uint64_t>(h.min_sym);
-    const uint64_t e = (4u << 8) | ((sym | sym << 8 | sym << 16 | sym << 24) << 32);
+    const uint64_t e = (uint64_t{4} << 56) | (sym * 0x0101010100ull);
     for (uint32_t i = 0; i < size; ++i) {
-      if (huff_use_multi(bits)) out.multi[i] = e;
-      out.single[i] = static_cast<uint16_t>(sym);
+      if (multi) out.multi[i] = e;
+      else out.single[i] = static_cast<uint16_t>(sym);
     }
     return;
   }
@@ -149,26 +150,33 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
   canonical_codes(h, codes);
   struct Code { uint32_t rev, len, sym; };
   Code present[256];
-  int n_present = 0;
+  int n_present = 0, min_len = kHuffMaxBits;
   for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) present[n_present++] = {reverse_bits(codes[s], h.len[s]), h.len[s], static_cast<uint32_t>(s)};
-  // One symbol per index: a valid table is a complete code, so every entry gets written.
-  uint16_t* single = out.single.data();
-  for (int c = 0; c < n_present; ++c) {
-    const uint16_t e = static_cast<uint16_t>(present[c].sym | (present[c].len << 8));
-    for (uint32_t i = present[c].rev; i < size; i += 1u << present[c].len) single[i] = e;
+    if (h.len[s]) {
+      present[n_present++] = {reverse_bits(codes[s], h.len[s]), h.len[s], static_cast<uint32_t>(s)};
+      min_len = std::min<int>(min_len, h.len[s]);
+    }
+  if (!multi) {
+    // One symbol per index: a valid table is a complete code, so every entry gets written.
+    uint16_t* single = out.single.data();
+    for (int c = 0; c < n_present; ++c) {
+      const uint16_t e = static_cast<uint16_t>(present[c].sym | (present[c].len << 8));
+      for (uint32_t i = present[c].rev; i < size; i += 1u << present[c].len) single[i] = e;
+    }
+    return;
   }
-  if (!huff_use_multi(bits)) return;
   // Up to four symbols per index, by width: E_w[j] greedily decodes the w-bit value j whose
   // bits above w are unknown. Its first code is the one whose bit-reversed value matches the
   // low bits of j; it fits if its length l <= w, and then E_w[j] is that symbol followed by
   // E_{w-l}[j >> l] trimmed to three symbols. Going symbol by symbol, the reads of E_{w-l}
-  // are contiguous and each entry costs a few ALU operations.
-  uint64_t scratch[2u << kHuffMaxBits];  // E_w at scratch + 2^w for w < bits; E_0 at scratch[0]
-  const uint64_t* by_width[kHuffMaxBits + 1];
+  // are contiguous and each entry costs a few ALU operations. The final table reads E_w for
+  // w <= bits - min_len only, so no wider ones are built.
+  uint64_t scratch[2u << kHuffMultiBits];  // E_w at scratch + 2^w for w < bits; E_0 at scratch[0]
+  const uint64_t* by_width[kHuffMultiBits + 1];
   scratch[0] = 0;  // no symbol
   by_width[0] = scratch;
   for (int w = 1; w <= bits; ++w) {
+    if (w > bits - min_len && w < bits) continue;
     uint64_t* E = w == bits ? out.multi.data() : scratch + (1u << w);
     const uint32_t wsize = 1u << w;
     // Entries whose first code is longer than w stay "no symbol".

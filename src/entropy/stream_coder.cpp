@@ -35,30 +35,37 @@ uint32_t get_u32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | 
 [[noreturn]] void corrupt(const std::string& what) { throw Error(Errc::corrupt_input, "stream: " + what); }
 [[noreturn]] void truncated(const std::string& what) { throw Error(Errc::truncated_input, "stream: " + what); }
 
+// Block histograms for clustering, over the stream's D present symbols only (`c[k]` counts
+// symbol syms[k], ascending): the cost sums skip the absent symbols inside a cluster's range,
+// which add nlogn(0) = 0, so they give the same values as over all 256 bytes, in less time.
 struct Cluster {
-  uint32_t h[256];
+  uint32_t c[256];
   uint64_t n;
-  int lo, hi;
+  int lo, hi;   // range of present symbols, as indices into syms[]
   double cost;  // order-0 entropy bits + table description bits
 };
 
-double cluster_cost(const uint32_t* h, uint64_t n, int lo, int hi) noexcept {
-  double bits = nlogn(n);
-  for (int s = lo; s <= hi; ++s) bits -= nlogn(h[s]);
-  return bits + 8.0 * (2 + (hi - lo + 2) / 2);
+double description_bits(const uint8_t* syms, int lo, int hi) noexcept {
+  return 8.0 * (2 + (syms[hi] - syms[lo] + 2) / 2);
 }
 
-double merge_delta(const Cluster& a, const Cluster& b) noexcept {
+double cluster_cost(const Cluster& a, const uint8_t* syms) noexcept {
+  double bits = nlogn(a.n);
+  for (int k = a.lo; k <= a.hi; ++k) bits -= nlogn(a.c[k]);
+  return bits + description_bits(syms, a.lo, a.hi);
+}
+
+double merge_delta(const Cluster& a, const Cluster& b, const uint8_t* syms) noexcept {
   const int lo = std::min(a.lo, b.lo), hi = std::max(a.hi, b.hi);
   double bits = nlogn(a.n + b.n);
-  for (int s = lo; s <= hi; ++s) bits -= nlogn(uint64_t{a.h[s]} + b.h[s]);
-  return bits + 8.0 * (2 + (hi - lo + 2) / 2) - a.cost - b.cost;
+  for (int k = lo; k <= hi; ++k) bits -= nlogn(uint64_t{a.c[k]} + b.c[k]);
+  return bits + description_bits(syms, lo, hi) - a.cost - b.cost;
 }
 
-void set_range(Cluster& c) noexcept {
-  c.lo = 0; c.hi = 255;
-  while (c.lo < 255 && c.h[c.lo] == 0) ++c.lo;
-  while (c.hi > 0 && c.h[c.hi] == 0) --c.hi;
+void set_range(Cluster& a, int d) noexcept {
+  a.lo = 0; a.hi = d - 1;
+  while (a.lo < d - 1 && a.c[a.lo] == 0) ++a.lo;
+  while (a.hi > 0 && a.c[a.hi] == 0) --a.hi;
 }
 
 constexpr size_t kProbeSlice = 2048;
@@ -70,6 +77,7 @@ struct StreamEncoder::Scratch {
   Cluster clusters[kMaxBlocks];
   uint32_t block_hist[kMaxBlocks][256];
   double delta[kMaxBlocks][kMaxBlocks];
+  uint32_t table_hist[kHuffMaxTables][256];
   HuffTree trees[kHuffMaxTables];
   HuffLengths lengths[kHuffMaxTables];
   HuffEncTable enc[kHuffMaxTables];
@@ -213,26 +221,28 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   }
   if (huff_hopeless && zstd_level == 0) return emit_raw();
   // ---- HUFF: cluster block histograms into at most max_tables tables.
-  Cluster* C = S.clusters;
-  int alive[kMaxBlocks];
+  uint32_t (*H)[256] = S.table_hist;  // the tables' histograms (over all 256 bytes)
   int n_alive = n_blocks;
   const int max_tables = std::clamp(policy.max_tables, 1, kHuffMaxTables);
   if (max_tables == 1 || n_blocks == 1 || huff_hopeless) {
-    std::memcpy(C[0].h, total, sizeof(total));
-    C[0].n = n;
-    set_range(C[0]);
+    std::memcpy(H[0], total, sizeof(total));
     n_alive = 1;
-    alive[0] = 0;
   } else {
+    uint8_t present[256];
+    int d = 0;
+    for (int s = 0; s < 256; ++s)
+      if (total[s]) present[d++] = static_cast<uint8_t>(s);
+    Cluster* C = S.clusters;
+    int alive[kMaxBlocks];
     for (int b = 0; b < n_blocks; ++b) {
-      std::memcpy(C[b].h, S.block_hist[b], sizeof(C[b].h));
+      for (int k = 0; k < d; ++k) C[b].c[k] = S.block_hist[b][present[k]];
       C[b].n = std::min(block_size, n - (size_t(b) << block_log));
-      set_range(C[b]);
-      C[b].cost = cluster_cost(C[b].h, C[b].n, C[b].lo, C[b].hi);
+      set_range(C[b], d);
+      C[b].cost = cluster_cost(C[b], present);
       alive[b] = b;
     }
     for (int i = 0; i < n_blocks; ++i)
-      for (int j = i + 1; j < n_blocks; ++j) S.delta[i][j] = merge_delta(C[i], C[j]);
+      for (int j = i + 1; j < n_blocks; ++j) S.delta[i][j] = merge_delta(C[i], C[j], present);
     // Agglomerative: merge the pair that saves most (or costs least) until no merge saves
     // bits and no more than max_tables remain.
     while (n_alive > 1) {
@@ -240,23 +250,27 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
       double best = 0;
       for (int x = 0; x < n_alive; ++x)
         for (int y = x + 1; y < n_alive; ++y) {
-          const double d = S.delta[alive[x]][alive[y]];
-          if (bi < 0 || d < best) { best = d; bi = x; bj = y; }
+          const double delta = S.delta[alive[x]][alive[y]];
+          if (bi < 0 || delta < best) { best = delta; bi = x; bj = y; }
         }
       if (best >= 0 && n_alive <= max_tables) break;
       Cluster& a = C[alive[bi]];
       const Cluster& b = C[alive[bj]];
-      for (int s = std::min(a.lo, b.lo); s <= std::max(a.hi, b.hi); ++s) a.h[s] += b.h[s];
+      for (int k = std::min(a.lo, b.lo); k <= std::max(a.hi, b.hi); ++k) a.c[k] += b.c[k];
       a.n += b.n;
       a.lo = std::min(a.lo, b.lo);
       a.hi = std::max(a.hi, b.hi);
-      a.cost = cluster_cost(a.h, a.n, a.lo, a.hi);
+      a.cost = cluster_cost(a, present);
       alive[bj] = alive[--n_alive];
       for (int x = 0; x < n_alive; ++x) {
         if (x == bi) continue;
         const int p = std::min(alive[x], alive[bi]), q = std::max(alive[x], alive[bi]);
-        S.delta[p][q] = merge_delta(C[p], C[q]);
+        S.delta[p][q] = merge_delta(C[p], C[q], present);
       }
+    }
+    for (int t = 0; t < n_alive; ++t) {
+      std::memset(H[t], 0, sizeof(H[t]));
+      for (int k = 0; k < d; ++k) H[t][present[k]] = C[alive[t]].c[k];
     }
   }
   const int n_tables = n_alive;
@@ -268,9 +282,9 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   uint64_t cost_full = 0;
   int longest = 0;
   for (int t = 0; t < n_tables; ++t) {
-    huff_build_tree(C[alive[t]].h, S.trees[t]);
+    huff_build_tree(H[t], S.trees[t]);
     huff_tree_lengths(S.trees[t], kHuffMaxBits, S.lengths[t]);
-    cost_full += huff_cost_bits(C[alive[t]].h, S.lengths[t]);
+    cost_full += huff_cost_bits(H[t], S.lengths[t]);
     longest = std::max(longest, S.lengths[t].max_len);
   }
   if (longest > short_limit) {
@@ -278,7 +292,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     uint64_t cost_short = 0;
     for (int t = 0; t < n_tables; ++t) {
       huff_tree_lengths(S.trees[t], short_limit, shorter[t]);
-      cost_short += huff_cost_bits(C[alive[t]].h, shorter[t]);
+      cost_short += huff_cost_bits(H[t], shorter[t]);
     }
     if (static_cast<double>(cost_short) <= (1.0 + policy.short_code_tolerance) * static_cast<double>(cost_full))
       for (int t = 0; t < n_tables; ++t) S.lengths[t] = shorter[t];
@@ -421,6 +435,7 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
     bits = std::max(bits, lengths[t].max_len);
     p += used;
   }
+  bits = huff_table_bits(bits);
   for (int t = 0; t < n_tables; ++t) huff_build_decoder(lengths[t], bits, S.tables[t]);
   if (n_tables > 1) {
     const size_t id_bytes = (n_blocks + 1) / 2;

@@ -205,7 +205,7 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
       HuffEncTable et;
       huff_build_encoder(L, et);
       static HuffDecTable dt;
-      huff_build_decoder(L, L.max_len, dt);
+      huff_build_decoder(L, huff_table_bits(L.max_len), dt);
       const size_t block = 4096, n_blocks = (n - 1) / block + 1;
       std::vector<const HuffEncTable*> etabs(n_blocks, &et);
       std::vector<const HuffDecTable*> dtabs(n_blocks, &dt);
@@ -227,7 +227,7 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
       for (const HuffKernels* k : {&scalar, avx2}) {
         std::vector<uint8_t> out(n);
         uint64_t consumed[4];
-        k->decode4(streams, packed.data() + packed.size(), n, block, dtabs.data(), L.max_len, out.data(), consumed);
+        k->decode4(streams, packed.data() + packed.size(), n, block, dtabs.data(), huff_table_bits(L.max_len), out.data(), consumed);
         ASSERT_EQ(out, in) << "kind " << kind << " n " << n;
         for (int s = 0; s < 4; ++s) EXPECT_EQ((consumed[s] + 7) / 8, sizes[0][s]);
       }
