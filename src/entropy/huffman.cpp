@@ -148,45 +148,20 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
   }
   uint32_t codes[256] = {};
   canonical_codes(h, codes);
-  struct Code { uint32_t rev, len, sym; };
-  Code present[256];
-  int n_present = 0, min_len = kHuffMaxBits;
+  HuffCode present[256];
+  int n_present = 0;
   for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) {
-      present[n_present++] = {reverse_bits(codes[s], h.len[s]), h.len[s], static_cast<uint32_t>(s)};
-      min_len = std::min<int>(min_len, h.len[s]);
-    }
-  if (!multi) {
-    // One symbol per index: a valid table is a complete code, so every entry gets written.
-    uint16_t* single = out.single.data();
-    for (int c = 0; c < n_present; ++c) {
-      const uint16_t e = static_cast<uint16_t>(present[c].sym | (present[c].len << 8));
-      for (uint32_t i = present[c].rev; i < size; i += 1u << present[c].len) single[i] = e;
-    }
+    if (h.len[s])
+      present[n_present++] = {static_cast<uint16_t>(reverse_bits(codes[s], h.len[s])), h.len[s], static_cast<uint8_t>(s)};
+  if (multi) {
+    huff_kernels().build_multi(present, n_present, out.multi.data());
     return;
   }
-  // Up to four symbols per index, by width: E_w[j] greedily decodes the w-bit value j whose
-  // bits above w are unknown. Its first code is the one whose bit-reversed value matches the
-  // low bits of j; it fits if its length l <= w, and then E_w[j] is that symbol followed by
-  // E_{w-l}[j >> l] trimmed to three symbols. Going symbol by symbol, the reads of E_{w-l}
-  // are contiguous and each entry costs a few ALU operations. The final table reads E_w for
-  // w <= bits - min_len only, so no wider ones are built.
-  uint64_t scratch[2u << kHuffMultiBits];  // E_w at scratch + 2^w for w < bits; E_0 at scratch[0]
-  const uint64_t* by_width[kHuffMultiBits + 1];
-  scratch[0] = 0;  // no symbol
-  by_width[0] = scratch;
-  for (int w = 1; w <= bits; ++w) {
-    if (w > bits - min_len && w < bits) continue;
-    uint64_t* E = w == bits ? out.multi.data() : scratch + (1u << w);
-    const uint32_t wsize = 1u << w;
-    // Entries whose first code is longer than w stay "no symbol".
-    if (h.max_len > w) std::memset(E, 0, wsize * sizeof(uint64_t));
-    for (int c = 0; c < n_present; ++c) {
-      const uint32_t l = present[c].len;
-      if (l > static_cast<uint32_t>(w)) continue;
-      huff_kernels().compose_run(by_width[w - l], wsize >> l, l, present[c].rev, present[c].sym, E);
-    }
-    by_width[w] = E;
+  // One symbol per index: a valid table is a complete code, so every entry gets written.
+  uint16_t* single = out.single.data();
+  for (int c = 0; c < n_present; ++c) {
+    const uint16_t e = static_cast<uint16_t>(present[c].sym | (present[c].len << 8));
+    for (uint32_t i = present[c].rev; i < size; i += 1u << present[c].len) single[i] = e;
   }
 }
 

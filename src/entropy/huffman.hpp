@@ -62,6 +62,9 @@ void huff_tree_lengths(const HuffTree& tree, int limit, HuffLengths& out) noexce
 // Exact coded size in bits of `counts` under `lengths`.
 uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& lengths) noexcept;
 void huff_build_encoder(const HuffLengths& lengths, HuffEncTable& out) noexcept;
+// A code for the decode-table builders: bit-reversed (LSB-first) code value, length, symbol.
+struct HuffCode { uint16_t rev; uint8_t len; uint8_t sym; };
+
 // Builds the table at index width `bits` = huff_table_bits(m) for some m >= lengths.max_len:
 // `multi` if huff_use_multi(bits), else `single`.
 void huff_build_decoder(const HuffLengths& lengths, int bits, HuffDecTable& out) noexcept;

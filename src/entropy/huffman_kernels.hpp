@@ -291,9 +291,9 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
   }
 }
 
-// Decode-table build (see huff_build_decoder): E[rev | (m << len)] = the entry for symbol
-// `sym` (code length `len`) followed by the up-to-three first symbols of R[m]. Four entries
-// at a time with GCC vector extensions (AVX2 in the AVX2 build); stores are strided.
+// Decode-table build step: E[rev | (m << len)] = the entry for symbol `sym` (code length
+// `len`) followed by the up-to-three first symbols of R[m]. Four entries at a time with GCC
+// vector extensions (AVX2 in the AVX2 build); stores are strided.
 inline void huff_compose_run(const uint64_t* __restrict R, uint32_t count, uint32_t len, uint32_t rev, uint32_t sym,
                              uint64_t* __restrict E) noexcept {
   // The head: one symbol; the rest's symbols and lengths shift up by one (8 bits, 4 bits),
@@ -324,6 +324,38 @@ inline void huff_compose_run(const uint64_t* __restrict R, uint32_t count, uint3
   }
 #endif
   for (; m < count; ++m) E[rev | (m << len)] = compose(R[m]);
+}
+
+// The multi-symbol table at width kHuffMultiBits for the codes of a complete code (every
+// code <= 9 bits; codes[i].rev is the bit-reversed code). By width: E_w[j] greedily decodes
+// the w-bit value j whose bits above w are unknown. Its first code is the one whose
+// bit-reversed value matches the low bits of j; it fits if its length l <= w, and then
+// E_w[j] is that symbol followed by E_{w-l}[j >> l] trimmed to three symbols (E_w[j] = 0,
+// no symbol, if the first code is longer than w). Code by code, the reads of E_{w-l} are
+// contiguous. The final table reads E_w for w <= 9 - shortest code only; narrower than the
+// shortest code, E_w is all zeros.
+inline void huff_build_multi(const HuffCode* codes, int n_codes, uint64_t* __restrict out) noexcept {
+  constexpr int W = kHuffMultiBits;
+  int min_len = W, max_len = 0;
+  for (int c = 0; c < n_codes; ++c) {
+    min_len = std::min<int>(min_len, codes[c].len);
+    max_len = std::max<int>(max_len, codes[c].len);
+  }
+  alignas(32) uint64_t scratch[2u << W];  // E_w at scratch + 2^w for w < W
+  alignas(32) static const uint64_t kNone[1u << W] = {};
+  const uint64_t* by_width[W + 1];
+  for (int w = 0; w < min_len && w < W; ++w) by_width[w] = kNone;
+  for (int w = min_len; w <= W; ++w) {
+    if (w > W - min_len && w < W) continue;
+    uint64_t* E = w == W ? out : scratch + (1u << w);
+    const uint32_t wsize = 1u << w;
+    if (max_len > w) std::memset(E, 0, wsize * sizeof(uint64_t));
+    for (int c = 0; c < n_codes; ++c) {
+      const uint32_t l = codes[c].len;
+      if (l <= static_cast<uint32_t>(w)) huff_compose_run(by_width[w - l], wsize >> l, l, codes[c].rev, codes[c].sym, E);
+    }
+    by_width[w] = E;
+  }
 }
 
 }  // namespace
