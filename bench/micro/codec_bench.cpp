@@ -1,10 +1,16 @@
 // Micro benchmarks of the codec's kernels on real weights (Google Benchmark).
-//   build/bench/micro/codec_bench --benchmark_min_time=0.5
+//   build/codec_bench --benchmark_min_time=0.5
+// Fixed work, for instruction counts and side-by-side CPU-time comparisons on a busy machine:
+//   build/codec_bench --fixed enc|dec DTYPE RUNS [LEVEL]
+// codes the ALL tensors of DTYPE in 64K-element chunks RUNS times and prints the best CPU
+// time and the payload size; under callgrind, --toggle-collect='*fixed_pass*' counts the
+// passes only (valgrind --tool=callgrind --toggle-collect='*fixed_pass*' ... --fixed enc bf16 1).
 // Data: the corpus tensors extracted by bench/extract_corpus.py (default: build/corpus_tensors,
 // override with TENZIP_CORPUS_TENSORS). bytes_per_second is of uncompressed data.
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <ctime>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -143,4 +149,83 @@ BENCHMARK_CAPTURE(ExponentDecode, tables8, 8)->Unit(benchmark::kMillisecond);
 BENCHMARK(DecodeTableBuild);
 BENCHMARK_CAPTURE(Split, split_fp32, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(Split, merge_fp32, true)->Unit(benchmark::kMillisecond);
-BENCHMARK_MAIN();
+namespace {
+
+double cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+struct Fixed {
+  DType d;
+  size_t es, n;
+  int level;
+  const std::vector<uint8_t>* data;
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  std::vector<std::vector<uint8_t>> payloads;
+  std::vector<uint8_t> out, scratch;
+};
+
+__attribute__((noinline)) void fixed_pass(Fixed& f, bool encode) {
+  for (size_t i = 0, k = 0; i < f.n; i += kChunk, ++k) {
+    const size_t m = std::min(kChunk, f.n - i);
+    if (encode) {
+      f.scratch.clear();
+      f.enc.encode(f.d, f.data->data() + i * f.es, m, f.level, f.scratch);
+    } else {
+      f.dec.decode(f.d, f.payloads[k], f.out.data(), m);
+    }
+  }
+}
+
+int fixed_main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: codec_bench --fixed enc|dec DTYPE RUNS [LEVEL]\n");
+    return 2;
+  }
+  const bool encode = std::string(argv[2]) == "enc";
+  Fixed f;
+  f.d = *parse_dtype(argv[3]);
+  f.level = argc > 5 ? std::atoi(argv[5]) : 3;
+  f.data = &corpus(argv[3]);
+  f.es = dtype_size(f.d);
+  f.n = f.data->size() / f.es;
+  const int runs = std::atoi(argv[4]);
+  size_t total = 0;
+  f.out.resize(kChunk * f.es);
+  f.scratch.reserve(chunk_payload_bound(f.d, kChunk));
+  for (size_t i = 0; i < f.n; i += kChunk) {
+    const size_t m = std::min(kChunk, f.n - i);
+    f.payloads.emplace_back();
+    f.enc.encode(f.d, f.data->data() + i * f.es, m, f.level, f.payloads.back());
+    total += f.payloads.back().size();
+    f.dec.decode(f.d, f.payloads.back(), f.out.data(), m);
+    if (std::memcmp(f.out.data(), f.data->data() + i * f.es, m * f.es) != 0) {
+      std::fprintf(stderr, "round trip failed at element %zu\n", i);
+      return 1;
+    }
+  }
+  double best = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    const double t0 = cpu_seconds();
+    fixed_pass(f, encode);
+    best = std::min(best, cpu_seconds() - t0);
+  }
+  std::printf("%s %s level %d: %zu -> %zu bytes (%.6f), best of %d: %.3f ms, %.0f MB/s\n", encode ? "encode" : "decode",
+              argv[3], f.level, f.data->size(), total, static_cast<double>(total) / static_cast<double>(f.data->size()),
+              runs, best * 1e3, static_cast<double>(f.data->size()) / best / 1e6);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--fixed") return fixed_main(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
