@@ -236,15 +236,26 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
       if (total[s]) present[d++] = static_cast<uint8_t>(s);
     Cluster* C = S.clusters;
     int alive[kMaxBlocks];
+    n_alive = 0;
+    auto merge_into = [&](Cluster& a, const Cluster& b) {
+      for (int k = std::min(a.lo, b.lo); k <= std::max(a.hi, b.hi); ++k) a.c[k] += b.c[k];
+      a.n += b.n;
+      a.lo = std::min(a.lo, b.lo);
+      a.hi = std::max(a.hi, b.hi);
+      a.cost = cluster_cost(a, present);
+    };
     for (int b = 0; b < n_blocks; ++b) {
       for (int k = 0; k < d; ++k) C[b].c[k] = S.block_hist[b][present[k]];
       C[b].n = std::min(block_size, n - (size_t(b) << block_log));
       set_range(C[b], d);
       C[b].cost = cluster_cost(C[b], present);
-      alive[b] = b;
+      // Neighbouring blocks usually share statistics (one tensor): merged at once when that
+      // saves bits, which leaves fewer clusters for the quadratic search below.
+      if (n_alive > 0 && merge_delta(C[alive[n_alive - 1]], C[b], present) < 0) merge_into(C[alive[n_alive - 1]], C[b]);
+      else alive[n_alive++] = b;
     }
-    for (int i = 0; i < n_blocks; ++i)
-      for (int j = i + 1; j < n_blocks; ++j) S.delta[i][j] = merge_delta(C[i], C[j], present);
+    for (int x = 0; x < n_alive; ++x)
+      for (int y = x + 1; y < n_alive; ++y) S.delta[alive[x]][alive[y]] = merge_delta(C[alive[x]], C[alive[y]], present);
     // Agglomerative: merge the pair that saves most (or costs least) until no merge saves
     // bits and no more than max_tables remain.
     while (n_alive > 1) {
@@ -256,13 +267,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
           if (bi < 0 || delta < best) { best = delta; bi = x; bj = y; }
         }
       if (best >= 0 && n_alive <= max_tables) break;
-      Cluster& a = C[alive[bi]];
-      const Cluster& b = C[alive[bj]];
-      for (int k = std::min(a.lo, b.lo); k <= std::max(a.hi, b.hi); ++k) a.c[k] += b.c[k];
-      a.n += b.n;
-      a.lo = std::min(a.lo, b.lo);
-      a.hi = std::max(a.hi, b.hi);
-      a.cost = cluster_cost(a, present);
+      merge_into(C[alive[bi]], C[alive[bj]]);
       alive[bj] = alive[--n_alive];
       for (int x = 0; x < n_alive; ++x) {
         if (x == bi) continue;
