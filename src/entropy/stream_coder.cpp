@@ -189,12 +189,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     }
   }
   uint32_t total[256] = {};
-  for (int b = 0; b < n_blocks; ++b) {
-    std::memset(S.block_hist[b], 0, sizeof(S.block_hist[b]));
-    const size_t start = size_t(b) << block_log;
-    K.histogram(syms + start, std::min(block_size, n - start), S.block_hist[b]);
-    for (int s = 0; s < 256; ++s) total[s] += S.block_hist[b][s];
-  }
+  K.histogram_blocks(syms, n, block_size, S.block_hist, total);
   int distinct = 0, last = 0;
   for (int s = 0; s < 256; ++s) if (total[s]) { ++distinct; last = s; }
   if (distinct == 1) {

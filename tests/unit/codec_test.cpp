@@ -234,6 +234,26 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
     }
 }
 
+TEST(HuffKernels, BlockHistogramsMatchAPlainCount) {
+  const HuffKernels* avx2 = huff_kernels_avx2();
+  const bool has_avx2 = avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  for (int kind : {0, 2, 3})
+    for (size_t n : {1, 7, 4095, 4096, 4097, 70000, 200003})
+      for (size_t block : {4, 4096, 65536, 131072}) {
+        const auto in = bytes_with(n, static_cast<uint32_t>(n + block + kind), kind);
+        const size_t n_blocks = (n - 1) / block + 1;
+        std::vector<uint32_t> want(n_blocks * 256, 0), total_want(256, 0);
+        for (size_t i = 0; i < n; ++i) { want[(i / block) * 256 + in[i]]++; total_want[in[i]]++; }
+        for (const HuffKernels* k : {&huff_kernels_scalar(), has_avx2 ? avx2 : nullptr}) {
+          if (!k) continue;
+          std::vector<uint32_t> got(n_blocks * 256, 0xDEAD), total(256, 0);
+          k->histogram_blocks(in.data(), n, block, reinterpret_cast<uint32_t(*)[256]>(got.data()), total.data());
+          ASSERT_EQ(got, want) << "kind " << kind << " n " << n << " block " << block;
+          ASSERT_EQ(total, total_want);
+        }
+      }
+}
+
 TEST(SplitKernels, PortableAndAvx2AgreeAndInvert) {
   const SplitKernels& a = split_kernels_scalar();
   const SplitKernels* b = split_kernels_avx2();
