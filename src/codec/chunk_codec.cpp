@@ -55,7 +55,9 @@ void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int l
   }
   split(dtype, src, n_elems, bufs);
   LzHint lz = LzHint::unknown;  // found on the first stream that looks for it, shared by the rest
-  for (int s = 0; s < k; ++s) s_->streams.encode(bufs[s], n_elems, policy, out, &lz);
+  StreamPolicy exponents = policy;
+  exponents.skewed = true;  // stream 0 holds the exponents: never near-random on real weights
+  for (int s = 0; s < k; ++s) s_->streams.encode(bufs[s], n_elems, s == 0 ? exponents : policy, out, &lz);
 }
 
 // ------------------------------------------------------------------------------ decode

@@ -172,7 +172,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   // Near-random bytes (most mantissa streams) are the common case: a histogram of an eighth
   // of the stream says so before any full pass. The sample's entropy estimate is biased low,
   // so "looks random" is safe to trust.
-  if (n >= 32768 && policy.min_huff_gain >= 0.02) {
+  if (n >= 32768 && policy.min_huff_gain >= 0.02 && !policy.skewed) {
     uint32_t sample[256] = {};
     uint8_t slices[65536 / 8];  // the slices side by side: one histogram call
     size_t taken = 0;

@@ -25,6 +25,8 @@ struct StreamPolicy {
   double min_huff_gain = 0.01;  // HUFF only if the order-0 bound saves this fraction vs RAW
   double short_code_tolerance = 0.02;  // accept max_code_len if it costs at most this much more
   int zstd_probe_level = 0;     // if zstd_level == 0: probe a sample with zstd at this level
+  bool skewed = false;          // the bytes are known to be skewed (exponents): skip the check
+                                // of a sample for near-random bytes
 };
 
 // Whether the bytes hold LZ structure (runs, repeats) that zstd could use. The streams of one
