@@ -318,11 +318,15 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
       const HuffLengths& L = S.lengths[t];
       bool covers = L.min_sym <= lo && hi <= L.max_sym;
       uint64_t bits = 0;
-      for (int s = lo; s <= hi && covers; ++s) {
-        if (!h[s]) continue;
-        const bool present = (L.max_len == 0) ? s == L.min_sym : L.len[s] != 0;
-        if (!present) covers = false;
-        bits += uint64_t{h[s]} * L.len[s];
+      if (L.max_len == 0) {  // one symbol, zero-length code
+        covers = covers && lo == hi;
+      } else if (covers) {   // branch-free: count the bits and any symbol the table lacks
+        uint32_t missing = 0;
+        for (int s = lo; s <= hi; ++s) {
+          bits += uint64_t{h[s]} * L.len[s];
+          missing |= L.len[s] == 0 ? h[s] : 0;
+        }
+        covers = missing == 0;
       }
       if (covers && bits < best_bits) { best_bits = bits; best_t = t; }
     }
