@@ -30,16 +30,6 @@ void canonical_codes(const HuffLengths& h, uint32_t* codes) noexcept {
     if (h.len[s]) codes[s] = next[h.len[s]]++;
 }
 
-void set_range(HuffLengths& h) noexcept {
-  h.min_sym = 256; h.max_sym = -1; h.max_len = 0;
-  for (int s = 0; s < 256; ++s)
-    if (h.len[s]) {
-      h.min_sym = std::min(h.min_sym, s);
-      h.max_sym = std::max(h.max_sym, s);
-      h.max_len = std::max<int>(h.max_len, h.len[s]);
-    }
-}
-
 }  // namespace
 
 void huff_build_tree(const uint32_t* counts, HuffTree& t) noexcept {
@@ -108,7 +98,10 @@ void huff_tree_lengths(const HuffTree& t, int limit, HuffLengths& out) noexcept 
   int idx = 0;
   for (int l = max_len; l > 0; --l)
     for (uint32_t c = 0; c < bl_count[l]; ++c) out.len[t.syms[idx++]] = static_cast<uint8_t>(l);
-  set_range(out);
+  while (max_len > 1 && bl_count[max_len] == 0) --max_len;  // (the repair may empty the limit)
+  out.max_len = max_len;
+  out.min_sym = *std::min_element(t.syms, t.syms + t.n);
+  out.max_sym = *std::max_element(t.syms, t.syms + t.n);
 }
 
 void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept {
