@@ -180,6 +180,62 @@ TEST(StreamCoder, RepeatDetectorGatesTheZstdTrials) {
   EXPECT_EQ(hint, LzHint::none);
 }
 
+TEST(StreamCoder, SkewedPolicyStillStoresRandomBytes) {
+  StreamEncoder enc;
+  StreamDecoder dec;
+  const auto random = bytes_with(65536, 31, 3);
+  StreamPolicy p = policy(8, 9, 0);
+  p.min_huff_gain = 0.03;
+  p.skewed = true;  // wrong here: the full path must still find the bytes incompressible
+  std::vector<uint8_t> out;
+  EXPECT_EQ(enc.encode(random.data(), random.size(), p, out), StreamMode::raw);
+  std::vector<uint8_t> back(random.size());
+  size_t pos = 0;
+  EXPECT_EQ(0, std::memcmp(dec.decode(out, pos, random.size(), back.data()), random.data(), random.size()));
+}
+
+TEST(Huffman, MultiSymbolEntriesMatchAGreedyDecode) {
+  // Every entry of a 9-bit multi table: the symbols a greedy decode of its index yields
+  // (at most four, only whole codes within the 9 bits), their bits, lengths and count.
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    uint32_t counts[256] = {};
+    const int used = 1 + static_cast<int>(rng() % (trial % 4 == 0 ? 3 : 60));
+    for (int s = 0; s < used; ++s) counts[(s * 13 + trial) & 255] = 1 + rng() % (trial % 3 == 0 ? 3 : 5000);
+    HuffLengths L;
+    huff_build_lengths(counts, 9, L);
+    HuffEncTable enc;
+    huff_build_encoder(L, enc);
+    static HuffDecTable t;
+    huff_build_decoder(L, huff_table_bits(L.max_len), t);
+    ASSERT_TRUE(huff_use_multi(t.bits));
+    for (uint32_t j = 0; j < (1u << kHuffMultiBits); ++j) {
+      uint8_t want[8] = {};
+      int used_bits = 0, count = 0;
+      while (count < 4) {
+        int sym = -1, len = 0;
+        for (int s = L.min_sym; s <= L.max_sym && sym < 0; ++s) {
+          const int l = static_cast<int>(enc[s] & 255);
+          if ((L.max_len == 0 && s == L.min_sym) || (l && used_bits + l <= kHuffMultiBits &&
+                                                     ((j >> used_bits) & ((1u << l) - 1)) == (enc[s] >> (64 - l))))
+            sym = s, len = l;
+        }
+        if (sym < 0) break;
+        want[1 + count] = static_cast<uint8_t>(sym);
+        want[5 + count / 2] |= static_cast<uint8_t>(len << (4 * (count & 1)));
+        used_bits += len;
+        ++count;
+      }
+      want[0] = static_cast<uint8_t>(used_bits);
+      want[7] = static_cast<uint8_t>(count);
+      uint8_t got[8];
+      std::memcpy(got, &t.multi[j], 8);
+      for (int k = count; k < 4; ++k) got[1 + k] = 0;  // bytes past the count are not specified
+      ASSERT_EQ(0, std::memcmp(got, want, 8)) << "trial " << trial << " index " << j;
+    }
+  }
+}
+
 TEST(StreamCoder, DriftingStatisticsUseSeveralTables) {
   StreamEncoder enc;
   auto drift = bytes_with(65536, 9, 5);
