@@ -1,10 +1,17 @@
 // Micro benchmarks of the codec's kernels on real weights (Google Benchmark).
-//   build/bench/micro/codec_bench --benchmark_min_time=0.5
+//   build/codec_bench --benchmark_min_time=0.5
+// Fixed work, for instruction counts and side-by-side CPU-time comparisons on a busy machine:
+//   build/codec_bench --fixed enc|dec DTYPE RUNS [LEVEL]
+// codes the ALL tensors of DTYPE in 64K-element chunks RUNS times and prints the best CPU
+// time and the payload size; under callgrind, --toggle-collect='*fixed_pass*' counts the
+// passes only (valgrind --tool=callgrind --toggle-collect='*fixed_pass*' ... --fixed enc bf16 1).
 // Data: the corpus tensors extracted by bench/extract_corpus.py (default: build/corpus_tensors,
 // override with TENZIP_CORPUS_TENSORS). bytes_per_second is of uncompressed data.
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <ctime>
+#include <type_traits>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -16,6 +23,7 @@
 #include "entropy/huffman_dispatch.hpp"
 #include "entropy/stream_coder.hpp"
 #include "split/split.hpp"
+#include "rans_proto.hpp"
 
 using namespace tenzip;
 using namespace tenzip::detail;
@@ -109,7 +117,7 @@ void DecodeTableBuild(benchmark::State& st) {
   huff_build_lengths(counts, 9, L);
   static HuffDecTable t;
   for (auto _ : st) {
-    huff_build_decoder(L, L.max_len, t);
+    huff_build_decoder(L, huff_table_bits(L.max_len), t);
     benchmark::DoNotOptimize(t.multi.data());
   }
 }
@@ -143,4 +151,185 @@ BENCHMARK_CAPTURE(ExponentDecode, tables8, 8)->Unit(benchmark::kMillisecond);
 BENCHMARK(DecodeTableBuild);
 BENCHMARK_CAPTURE(Split, split_fp32, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(Split, merge_fp32, true)->Unit(benchmark::kMillisecond);
-BENCHMARK_MAIN();
+namespace {
+
+double cpu_seconds() {
+  timespec t;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+}
+
+struct Fixed {
+  DType d;
+  size_t es, n;
+  int level;
+  const std::vector<uint8_t>* data;
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  std::vector<std::vector<uint8_t>> payloads;
+  std::vector<uint8_t> out, scratch;
+};
+
+__attribute__((noinline)) void fixed_pass(Fixed& f, bool encode) {
+  for (size_t i = 0, k = 0; i < f.n; i += kChunk, ++k) {
+    const size_t m = std::min(kChunk, f.n - i);
+    if (encode) {
+      f.scratch.clear();
+      f.enc.encode(f.d, f.data->data() + i * f.es, m, f.level, f.scratch);
+    } else {
+      f.dec.decode(f.d, f.payloads[k], f.out.data(), m);
+    }
+  }
+}
+
+int fixed_main(int argc, char** argv) {
+  if (argc < 5) {
+    std::fprintf(stderr, "usage: codec_bench --fixed enc|dec DTYPE RUNS [LEVEL]\n");
+    return 2;
+  }
+  const bool encode = std::string(argv[2]) == "enc";
+  Fixed f;
+  f.d = *parse_dtype(argv[3]);
+  f.level = argc > 5 ? std::atoi(argv[5]) : 3;
+  f.data = &corpus(argv[3]);
+  f.es = dtype_size(f.d);
+  f.n = f.data->size() / f.es;
+  const int runs = std::atoi(argv[4]);
+  size_t total = 0;
+  f.out.resize(kChunk * f.es);
+  f.scratch.reserve(chunk_payload_bound(f.d, kChunk));
+  for (size_t i = 0; i < f.n; i += kChunk) {
+    const size_t m = std::min(kChunk, f.n - i);
+    f.payloads.emplace_back();
+    f.enc.encode(f.d, f.data->data() + i * f.es, m, f.level, f.payloads.back());
+    total += f.payloads.back().size();
+    f.dec.decode(f.d, f.payloads.back(), f.out.data(), m);
+    if (std::memcmp(f.out.data(), f.data->data() + i * f.es, m * f.es) != 0) {
+      std::fprintf(stderr, "round trip failed at element %zu\n", i);
+      return 1;
+    }
+  }
+  double best = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    const double t0 = cpu_seconds();
+    fixed_pass(f, encode);
+    best = std::min(best, cpu_seconds() - t0);
+  }
+  std::printf("%s %s level %d: %zu -> %zu bytes (%.6f), best of %d: %.3f ms, %.0f MB/s\n", encode ? "encode" : "decode",
+              argv[3], f.level, f.data->size(), total, static_cast<double>(total) / static_cast<double>(f.data->size()),
+              runs, best * 1e3, static_cast<double>(f.data->size()) / best / 1e6);
+  return 0;
+}
+
+}  // namespace
+
+// --rans: the interleaved rANS prototype (rans_proto.hpp) against the Huffman stream coder
+// on the bf16 exponent stream of the corpus, in 64K-symbol chunks: bits per symbol (tables
+// included) and decode speed (best CPU time of RUNS).
+int rans_main(int argc, char** argv) {
+  const int runs = argc > 2 ? std::atoi(argv[2]) : 20;
+  const auto& data = corpus("bf16");
+  const size_t n = data.size() / 2;
+  std::vector<uint8_t> hi(n), lo(n);
+  uint8_t* streams[2] = {hi.data(), lo.data()};
+  split(DType::bf16, data.data(), n, streams);
+  auto best_of = [runs](auto&& f) {
+    double best = 1e30;
+    for (int r = 0; r < runs; ++r) {
+      const double t0 = cpu_seconds();
+      f();
+      best = std::min(best, cpu_seconds() - t0);
+    }
+    return best;
+  };
+  std::vector<uint8_t> out(kChunk + 64);
+  // Huffman, as the codec codes it (level 3 policy) and with one table per chunk.
+  for (int tables : {8, 1}) {
+    StreamPolicy p;
+    p.max_tables = tables;
+    p.max_code_len = 9;
+    p.min_huff_gain = 0.03;
+    p.short_code_tolerance = 0.02;
+    StreamEncoder enc;
+    StreamDecoder dec;
+    std::vector<std::vector<uint8_t>> coded;
+    size_t bytes = 0;
+    const double te = best_of([&] {
+      coded.clear();
+      bytes = 0;
+      for (size_t i = 0; i < n; i += kChunk) {
+        coded.emplace_back();
+        enc.encode(hi.data() + i, std::min(kChunk, n - i), p, coded.back());
+        bytes += coded.back().size();
+      }
+    });
+    const double td = best_of([&] {
+      size_t k = 0;
+      for (size_t i = 0; i < n; i += kChunk, ++k) {
+        size_t pos = 0;
+        benchmark::DoNotOptimize(dec.decode(coded[k], pos, std::min(kChunk, n - i), out.data()));
+      }
+    });
+    std::printf("huffman, up to %d table(s) per 64K: %.4f bits/symbol, encode %.0f, decode %.0f M symbols/s\n", tables,
+                8.0 * static_cast<double>(bytes) / static_cast<double>(n), n / te / 1e6, n / td / 1e6);
+  }
+  // rANS, one model per segment of `seg` symbols (64K: one per chunk), 8 or 32 states.
+  auto rans = [&](auto lanes_tag, size_t seg) -> int {
+    constexpr int L = decltype(lanes_tag)::value;
+    struct Segment { rans_proto::Model m; std::vector<uint8_t> bytes; size_t n; };
+    std::vector<Segment> segs;
+    size_t bytes = 0;
+    const double te = best_of([&] {
+      segs.clear();
+      bytes = 0;
+      for (size_t i = 0; i < n; i += seg) {
+        Segment g;
+        g.n = std::min(seg, n - i);
+        uint32_t counts[256] = {};
+        for (size_t k = 0; k < g.n; ++k) counts[hi[i + k]]++;
+        rans_proto::build_model(counts, g.m);
+        g.bytes = rans_proto::encode<L>(hi.data() + i, g.n, g.m);
+        bytes += g.bytes.size() + rans_proto::model_bytes(g.m);
+        g.bytes.resize(g.bytes.size() + 16);  // the AVX2 decoder's over-read
+        segs.push_back(std::move(g));
+      }
+    });
+    size_t at = 0;
+    for (const auto& g : segs) {
+      rans_proto::decode<L>(g.bytes.data(), g.n, g.m, out.data());
+      if (std::memcmp(out.data(), hi.data() + at, g.n) != 0) { std::fprintf(stderr, "rans: portable decode mismatch\n"); return 1; }
+#if defined(__x86_64__)
+      if (__builtin_cpu_supports("avx2")) {
+        rans_proto::decode_avx2<L>(g.bytes.data(), g.n, g.m, out.data());
+        if (std::memcmp(out.data(), hi.data() + at, g.n) != 0) { std::fprintf(stderr, "rans: avx2 decode mismatch\n"); return 1; }
+      }
+#endif
+      at += g.n;
+    }
+    const double td = best_of([&] { for (const auto& g : segs) rans_proto::decode<L>(g.bytes.data(), g.n, g.m, out.data()); });
+    double td2 = 0;
+#if defined(__x86_64__)
+    if (__builtin_cpu_supports("avx2"))
+      td2 = best_of([&] { for (const auto& g : segs) rans_proto::decode_avx2<L>(g.bytes.data(), g.n, g.m, out.data()); });
+#endif
+    std::printf("rans %d states, 12-bit model per %zuK: %.4f bits/symbol, encode %.0f (incl. model), decode portable %.0f, "
+                "avx2 %.0f M symbols/s\n", L, seg / 1024, 8.0 * static_cast<double>(bytes) / static_cast<double>(n),
+                n / te / 1e6, n / td / 1e6, td2 > 0 ? n / td2 / 1e6 : 0.0);
+    return 0;
+  };
+  for (size_t seg : {kChunk, kChunk / 4}) {
+    if (rans(std::integral_constant<int, 8>{}, seg)) return 1;
+    if (rans(std::integral_constant<int, 32>{}, seg)) return 1;
+  }
+  return 0;
+}
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--fixed") return fixed_main(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "--rans") return rans_main(argc, argv);
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

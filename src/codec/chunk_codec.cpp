@@ -54,7 +54,10 @@ void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int l
     bufs[s] = s_->split[s].data();
   }
   split(dtype, src, n_elems, bufs);
-  for (int s = 0; s < k; ++s) s_->streams.encode(bufs[s], n_elems, policy, out);
+  LzHint lz = LzHint::unknown;  // found on the first stream that looks for it, shared by the rest
+  StreamPolicy exponents = policy;
+  exponents.skewed = true;  // stream 0 holds the exponents: never near-random on real weights
+  for (int s = 0; s < k; ++s) s_->streams.encode(bufs[s], n_elems, s == 0 ? exponents : policy, out, &lz);
 }
 
 // ------------------------------------------------------------------------------ decode

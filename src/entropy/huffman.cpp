@@ -30,39 +30,24 @@ void canonical_codes(const HuffLengths& h, uint32_t* codes) noexcept {
     if (h.len[s]) codes[s] = next[h.len[s]]++;
 }
 
-void set_range(HuffLengths& h) noexcept {
-  h.min_sym = 256; h.max_sym = -1; h.max_len = 0;
-  for (int s = 0; s < 256; ++s)
-    if (h.len[s]) {
-      h.min_sym = std::min(h.min_sym, s);
-      h.max_sym = std::max(h.max_sym, s);
-      h.max_len = std::max<int>(h.max_len, h.len[s]);
-    }
-}
-
 }  // namespace
 
-void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept {
-  out = HuffLengths{};
-  // Symbols sorted by count ascending (ties by symbol, for determinism).
-  struct Node { uint32_t count; uint16_t sym; };
-  Node leaves[256];
+void huff_build_tree(const uint32_t* counts, HuffTree& t) noexcept {
+  // Symbols sorted by count ascending, ties by symbol (deterministic): one integer key each.
+  uint64_t keys[256];
   int n = 0;
   for (int s = 0; s < 256; ++s)
-    if (counts[s]) leaves[n++] = {counts[s], static_cast<uint16_t>(s)};
+    if (counts[s]) keys[n++] = (uint64_t{counts[s]} << 8) | static_cast<uint64_t>(s);
+  t.n = n;
+  t.max_depth = 0;
   if (n == 0) return;
-  if (n == 1) {  // one symbol: zero-length code, no bits at all
-    out.min_sym = out.max_sym = leaves[0].sym;
-    out.max_len = 0;
-    return;
-  }
-  std::sort(leaves, leaves + n, [](const Node& a, const Node& b) {
-    return a.count != b.count ? a.count < b.count : a.sym < b.sym;
-  });
+  std::sort(keys, keys + n);
+  for (int i = 0; i < n; ++i) t.syms[i] = static_cast<uint8_t>(keys[i]);
+  if (n < 2) return;  // one symbol: zero-length code, no bits at all
   // Two-queue Huffman (leaves sorted; internal nodes are created in non-decreasing order).
   uint64_t weight[512];
   int parent[512];
-  for (int i = 0; i < n; ++i) weight[i] = leaves[i].count;
+  for (int i = 0; i < n; ++i) weight[i] = keys[i] >> 8;
   int leaf = 0, inner = n, inner_end = n;
   auto pick = [&]() {
     if (leaf < n && (inner >= inner_end || weight[leaf] <= weight[inner])) return leaf++;
@@ -74,18 +59,31 @@ void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noe
     parent[a] = parent[b] = inner_end;
     inner_end++;
   }
-  // Depths: root is inner_end-1 with depth 0.
-  int depth[512];
-  depth[inner_end - 1] = 0;
-  for (int i = inner_end - 2; i >= 0; --i) depth[i] = depth[parent[i]] + 1;
-  // Count codes per length, then limit to `limit` bits (the miniz/JPEG Kraft repair):
-  // overlong codes are clamped, and the Kraft excess is paid by lengthening shorter codes.
-  uint32_t bl_count[64] = {};
-  for (int i = 0; i < n; ++i) bl_count[depth[i]]++;
-  int max_len = 0;
-  for (int l = 63; l > 0; --l) if (bl_count[l]) { max_len = l; break; }
+  // Depths: the root is node 2n - 2 (n <= 256), with depth 0; count the leaves per depth.
+  uint8_t depth[512];
+  const int root = 2 * n - 2;
+  depth[root] = 0;
+  for (int i = root - 1; i >= 0; --i) depth[i] = static_cast<uint8_t>(depth[parent[i]] + 1);
+  for (int i = 0; i < n; ++i) t.max_depth = std::max<int>(t.max_depth, depth[i]);
+  std::memset(t.bl_count, 0, sizeof(t.bl_count[0]) * (t.max_depth + 1));
+  for (int i = 0; i < n; ++i) t.bl_count[depth[i]]++;
+}
+
+void huff_tree_lengths(const HuffTree& t, int limit, HuffLengths& out) noexcept {
+  out = HuffLengths{};
+  if (t.n == 0) return;
+  if (t.n == 1) {
+    out.min_sym = out.max_sym = t.syms[0];
+    out.max_len = 0;
+    return;
+  }
+  // Limit to `limit` bits (the miniz/JPEG Kraft repair): overlong codes are clamped, and the
+  // Kraft excess is paid by lengthening shorter codes.
+  uint32_t bl_count[256];
+  int max_len = t.max_depth;
+  std::memcpy(bl_count, t.bl_count, sizeof(bl_count[0]) * (max_len + 1));
   if (max_len > limit) {
-    for (int l = limit + 1; l < 64; ++l) { bl_count[limit] += bl_count[l]; bl_count[l] = 0; }
+    for (int l = limit + 1; l <= max_len; ++l) { bl_count[limit] += bl_count[l]; bl_count[l] = 0; }
     uint64_t total = 0;
     for (int l = 1; l <= limit; ++l) total += static_cast<uint64_t>(bl_count[l]) << (limit - l);
     while (total > (uint64_t{1} << limit)) {
@@ -94,12 +92,22 @@ void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noe
         if (bl_count[l]) { bl_count[l]--; bl_count[l + 1] += 2; break; }
       total--;
     }
+    max_len = limit;
   }
-  // Assign lengths: the rarest symbols (front of `leaves`) get the longest codes.
+  // Assign lengths: the rarest symbols (front of `syms`) get the longest codes.
   int idx = 0;
-  for (int l = 63; l > 0; --l)
-    for (uint32_t c = 0; c < bl_count[l]; ++c) out.len[leaves[idx++].sym] = static_cast<uint8_t>(l);
-  set_range(out);
+  for (int l = max_len; l > 0; --l)
+    for (uint32_t c = 0; c < bl_count[l]; ++c) out.len[t.syms[idx++]] = static_cast<uint8_t>(l);
+  while (max_len > 1 && bl_count[max_len] == 0) --max_len;  // (the repair may empty the limit)
+  out.max_len = max_len;
+  out.min_sym = *std::min_element(t.syms, t.syms + t.n);
+  out.max_sym = *std::max_element(t.syms, t.syms + t.n);
+}
+
+void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept {
+  HuffTree t;
+  huff_build_tree(counts, t);
+  huff_tree_lengths(t, limit, out);
 }
 
 uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& h) noexcept {
@@ -115,55 +123,38 @@ void huff_build_encoder(const HuffLengths& h, HuffEncTable& out) noexcept {
   uint32_t codes[256] = {};
   canonical_codes(h, codes);
   for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) out[s] = {static_cast<uint16_t>(reverse_bits(codes[s], h.len[s])), h.len[s], 0};
+    if (h.len[s]) out[s] = (uint64_t{reverse_bits(codes[s], h.len[s])} << (64 - h.len[s])) | h.len[s];
 }
 
 void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexcept {
   out.bits = bits;
+  const bool multi = huff_use_multi(bits);
   const uint32_t size = 1u << bits;
   if (h.max_len == 0) {  // single symbol, zero-length code: every lookup yields it four times
     const uint64_t sym = static_cast<uint64_t>(h.min_sym);
-    const uint64_t e = (4u << 8) | ((sym | sym << 8 | sym << 16 | sym << 24) << 32);
+    const uint64_t e = (uint64_t{4} << 56) | (sym * 0x0101010100ull);
     for (uint32_t i = 0; i < size; ++i) {
-      if (huff_use_multi(bits)) out.multi[i] = e;
-      out.single[i] = static_cast<uint16_t>(sym);
+      if (multi) out.multi[i] = e;
+      else out.single[i] = static_cast<uint16_t>(sym);
     }
     return;
   }
   uint32_t codes[256] = {};
   canonical_codes(h, codes);
-  struct Code { uint32_t rev, len, sym; };
-  Code present[256];
+  HuffCode present[256];
   int n_present = 0;
   for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) present[n_present++] = {reverse_bits(codes[s], h.len[s]), h.len[s], static_cast<uint32_t>(s)};
+    if (h.len[s])
+      present[n_present++] = {static_cast<uint16_t>(reverse_bits(codes[s], h.len[s])), h.len[s], static_cast<uint8_t>(s)};
+  if (multi) {
+    huff_kernels().build_multi(present, n_present, out.multi.data());
+    return;
+  }
   // One symbol per index: a valid table is a complete code, so every entry gets written.
   uint16_t* single = out.single.data();
   for (int c = 0; c < n_present; ++c) {
     const uint16_t e = static_cast<uint16_t>(present[c].sym | (present[c].len << 8));
     for (uint32_t i = present[c].rev; i < size; i += 1u << present[c].len) single[i] = e;
-  }
-  if (!huff_use_multi(bits)) return;
-  // Up to four symbols per index, by width: E_w[j] greedily decodes the w-bit value j whose
-  // bits above w are unknown. Its first code is the one whose bit-reversed value matches the
-  // low bits of j; it fits if its length l <= w, and then E_w[j] is that symbol followed by
-  // E_{w-l}[j >> l] trimmed to three symbols. Going symbol by symbol, the reads of E_{w-l}
-  // are contiguous and each entry costs a few ALU operations.
-  uint64_t scratch[2u << kHuffMaxBits];  // E_w at scratch + 2^w for w < bits; E_0 at scratch[0]
-  const uint64_t* by_width[kHuffMaxBits + 1];
-  scratch[0] = 0;  // no symbol
-  by_width[0] = scratch;
-  for (int w = 1; w <= bits; ++w) {
-    uint64_t* E = w == bits ? out.multi.data() : scratch + (1u << w);
-    const uint32_t wsize = 1u << w;
-    // Entries whose first code is longer than w stay "no symbol".
-    if (h.max_len > w) std::memset(E, 0, wsize * sizeof(uint64_t));
-    for (int c = 0; c < n_present; ++c) {
-      const uint32_t l = present[c].len;
-      if (l > static_cast<uint32_t>(w)) continue;
-      huff_kernels().compose_run(by_width[w - l], wsize >> l, l, present[c].rev, present[c].sym, E);
-    }
-    by_width[w] = E;
   }
 }
 

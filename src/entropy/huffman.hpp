@@ -20,38 +20,53 @@ struct HuffLengths {
   int min_sym = 0, max_sym = 0;  // range of present symbols
 };
 
-// Encoder entry per symbol: the code bit-reversed (we write LSB-first) and its length.
-struct HuffEncEntry {
-  uint16_t code;
-  uint8_t len;
-  uint8_t pad;
-};
+// Encoder entry per symbol: the code bit-reversed (we write LSB-first) in the top `len` bits,
+// the length in the low 8 bits (as in zstd's huff0), so that appending a code to a bit buffer
+// filled from the top is `acc = (acc >> e) | e` (a shift uses the count's low 6 bits only; the
+// length bits land below the valid bits and are shifted out). 0 for an absent symbol and for
+// the zero-length code of a one-symbol table.
+using HuffEncEntry = uint64_t;
 using HuffEncTable = std::array<HuffEncEntry, 256>;
 
-// Decoder: 2^bits entries indexed by the next `bits` bits (bits >= longest code length).
-// `multi` decodes up to four symbols per lookup (exponent codes average ~3 bits, so a 9-bit
-// window usually holds several): bits 0-5 bits used by all its symbols (low, so a shift can
-// take the entry as its count), 8-10 symbol count (1..4), 16-31 the four code lengths
-// (4 bits each, first symbol lowest), 32-63 the symbols (first symbol lowest byte).
-// `single` decodes exactly one: bits 0-7 symbol, 8-11 code length (used near block ends).
+// Decoder tables. When every code of a stream fits in kHuffMultiBits (9) bits (exponent
+// codes average ~3 bits), `multi` is used: indexed by the next 9 bits, each entry decodes up
+// to four symbols. Its bytes, so that a lookup takes each field with one load: [0] the bits
+// used by all its symbols, [1..4] the symbols (first at [1]; a 4-byte store writes them and
+// the next store overwrites those past the count), [5..6] their code lengths (4 bits each,
+// first lowest), [7] their count 1..4.
+// Longer codes use `single`, indexed by the next `bits` bits (10 or 11), one symbol per
+// lookup: bits 0-7 symbol, 8-11 code length.
+inline constexpr int kHuffMultiBits = 9;
 struct HuffDecTable {
-  std::array<uint64_t, 1u << kHuffMaxBits> multi;
+  std::array<uint64_t, 1u << kHuffMultiBits> multi;
   std::array<uint16_t, 1u << kHuffMaxBits> single;
   int bits = 0;
 };
+// The index width of the decode tables of a stream whose longest code is `max_len` bits.
+inline int huff_table_bits(int max_len) noexcept { return max_len <= kHuffMultiBits ? kHuffMultiBits : max_len; }
+inline bool huff_use_multi(int bits) noexcept { return bits == kHuffMultiBits; }
 
 // Optimal lengths for `counts` (sum > 0), limited to `limit` bits (1..kHuffMaxBits; a
 // 256-symbol alphabet needs limit >= 8).
 void huff_build_lengths(const uint32_t* counts, int limit, HuffLengths& out) noexcept;
+// The same in two steps, to limit one tree several ways: the symbols sorted by count and the
+// unlimited Huffman code's number of codes per length (a length can reach 255 in theory).
+struct HuffTree {
+  int n = 0;              // symbols present
+  int max_depth = 0;      // longest code
+  uint8_t syms[256];      // by count ascending, ties by symbol
+  uint32_t bl_count[256]; // [0, max_depth]
+};
+void huff_build_tree(const uint32_t* counts, HuffTree& tree) noexcept;
+void huff_tree_lengths(const HuffTree& tree, int limit, HuffLengths& out) noexcept;
 // Exact coded size in bits of `counts` under `lengths`.
 uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& lengths) noexcept;
 void huff_build_encoder(const HuffLengths& lengths, HuffEncTable& out) noexcept;
-// Multi-symbol lookups pay off only for short codes (exponents); wide alphabets (mantissa
-// bytes, codes of 6+ bits) decode one symbol per lookup and skip building `multi`.
-inline constexpr int kHuffMultiMaxBits = 9;
-inline bool huff_use_multi(int bits) noexcept { return bits <= kHuffMultiMaxBits; }
-// Builds the table at index width `bits` (>= lengths.max_len, <= kHuffMaxBits); `multi`
-// only if huff_use_multi(bits).
+// A code for the decode-table builders: bit-reversed (LSB-first) code value, length, symbol.
+struct HuffCode { uint16_t rev; uint8_t len; uint8_t sym; };
+
+// Builds the table at index width `bits` = huff_table_bits(m) for some m >= lengths.max_len:
+// `multi` if huff_use_multi(bits), else `single`.
 void huff_build_decoder(const HuffLengths& lengths, int bits, HuffDecTable& out) noexcept;
 
 // Table description: u8 min_sym, u8 max_sym, then for max_sym > min_sym the lengths of

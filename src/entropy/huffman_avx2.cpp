@@ -7,7 +7,7 @@ namespace tenzip::detail {
 
 const HuffKernels* huff_kernels_avx2() noexcept {
 #if defined(__x86_64__)
-  static const HuffKernels k{kernels::huff_encode4, kernels::huff_decode4, kernels::histogram_add, kernels::huff_compose_run};
+  static const HuffKernels k{kernels::huff_encode4, kernels::huff_decode4, kernels::histogram_add, kernels::histogram_blocks, kernels::huff_build_multi, kernels::repeat_hits};
   return &k;
 #else
   return nullptr;

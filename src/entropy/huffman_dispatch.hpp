@@ -8,12 +8,19 @@
 
 namespace tenzip::detail {
 
+struct RepeatHits { uint32_t queries, hits8, hits16; };
+
 struct HuffKernels {
   void (*encode4)(const uint8_t*, size_t, size_t, const HuffEncTable* const*, uint8_t* const[4], size_t[4]);
   void (*decode4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const HuffDecTable* const*, int, uint8_t*, uint64_t[4]);
   void (*histogram)(const uint8_t*, size_t, uint32_t*);  // adds counts of n bytes into 256 bins
-  // Decode-table build step: E[rev | (m << len)] = symbol `sym` followed by R[m], m < count.
-  void (*compose_run)(const uint64_t* R, uint32_t count, uint32_t len, uint32_t rev, uint32_t sym, uint64_t* E);
+  // Per-block histograms of n bytes in blocks of block_size: out[b][256] (overwritten); the
+  // counts are also added to total[256].
+  void (*histogram_blocks)(const uint8_t*, size_t n, size_t block_size, uint32_t (*out)[256], uint32_t* total);
+  // The multi-symbol decode table (HuffDecTable::multi) of a complete code of <= 9-bit codes.
+  void (*build_multi)(const HuffCode* codes, int n_codes, uint64_t* multi);
+  // LZ structure: sampled aligned 8-byte words of p[0, n) that repeat an earlier one (n / 8 < 65536).
+  RepeatHits (*repeat_hits)(const uint8_t* p, size_t n);
 };
 const HuffKernels& huff_kernels() noexcept;
 const HuffKernels& huff_kernels_scalar() noexcept;

@@ -17,23 +17,40 @@ namespace {
 inline uint64_t load_u64(const uint8_t* p) noexcept { uint64_t v; std::memcpy(&v, p, 8); return v; }
 inline void store_u64(uint8_t* p, uint64_t v) noexcept { std::memcpy(p, &v, 8); }
 
+// Writer of one LSB-first bitstream, filled from the top (see HuffEncEntry): the valid bits
+// are the top `nb & 255` bits of `acc`, the first written lowest. Entries are added to `nb`
+// whole: their code bits sit at bit 53 and up, so the low byte stays the exact count as long
+// as it stays < 256. The code lengths' bytes that `put` ORs into the bottom of `acc` stay
+// below the valid bits while at most 56 bits are pending.
 struct BitWriter {
   uint8_t* p;
   uint64_t acc = 0;
-  unsigned nb = 0;
-  inline void put(HuffEncEntry e) noexcept { acc |= static_cast<uint64_t>(e.code) << nb; nb += e.len; }
-  // Writes whole bytes; the 8-byte store needs 8 bytes of slack after the stream.
-  // nb <= 51 when called, so the shift is < 64.
-  inline void flush() noexcept { store_u64(p, acc); p += nb >> 3; acc >>= (nb & ~7u); nb &= 7; }
-  inline void finish() noexcept { store_u64(p, acc); p += (nb + 7) >> 3; nb = 0; acc = 0; }
+  uint64_t nb = 0;
+  inline void put(HuffEncEntry e) noexcept { acc = (acc >> (e & 63)) | e; nb += e; }
+  // Writes the whole bytes; the 8-byte store needs 8 bytes of slack after the stream. With no
+  // bit pending the store writes junk that the next store or the caller's size discards.
+  inline void flush() noexcept {
+    const unsigned bits = static_cast<unsigned>(nb & 255);
+    store_u64(p, acc >> ((64 - bits) & 63));
+    p += bits >> 3;
+    nb = bits & 7;
+  }
+  inline void finish() noexcept {
+    const unsigned bits = static_cast<unsigned>(nb & 255);
+    if (bits) store_u64(p, acc >> (64 - bits));  // zero bits above the last code
+    p += (bits + 7) >> 3;
+    nb = 0;
+  }
 };
 
 // Stream s codes the contiguous blocks [s * per, min(n_blocks, (s + 1) * per)), per =
 // ceil(n_blocks / 4): four independent bitstreams. They are coded two at a time, in lockstep,
-// so the two dependency chains overlap and all state stays in registers.
-// out[s] must hold (its symbols) * kHuffMaxBits / 8 + 16 bytes.
-inline void huff_encode_pair(const uint8_t* __restrict syms, size_t n, size_t block_size, size_t per, size_t n_blocks,
-                             const HuffEncTable* const* block_tables, int s0, BitWriter& w0, BitWriter& w1) noexcept {
+// so the two dependency chains overlap and all state stays in registers (not inlined: next to
+// the caller's state it would spill). Four codes go between flushes: 7 pending bits + 4 x 11
+// <= 56. out[s] must hold (its symbols) * kHuffMaxBits / 8 + 16 bytes.
+__attribute__((noinline)) void huff_encode_pair(const uint8_t* __restrict syms, size_t n, size_t block_size, size_t per, size_t n_blocks,
+                             const HuffEncTable* const* block_tables, int s0, BitWriter& out0, BitWriter& out1) noexcept {
+  BitWriter w0 = out0, w1 = out1;  // locals: the byte stores cannot alias them, so they stay in registers
   for (size_t j = 0; j < per; ++j) {
     const size_t b0 = s0 * per + j, b1 = b0 + per;
     auto span_of = [&](size_t b, const uint8_t*& src, size_t& len, const HuffEncEntry*& t) {
@@ -49,7 +66,7 @@ inline void huff_encode_pair(const uint8_t* __restrict syms, size_t n, size_t bl
     span_of(b1, p1, l1, t1);
     const size_t common = l0 < l1 ? l0 : l1;
     size_t k = 0;
-    for (; k + 4 <= common; k += 4) {  // 4 symbols x 11 bits + 7 pending < 64
+    for (; k + 4 <= common; k += 4) {
       w0.put(t0[p0[k]]); w1.put(t1[p1[k]]);
       w0.put(t0[p0[k + 1]]); w1.put(t1[p1[k + 1]]);
       w0.put(t0[p0[k + 2]]); w1.put(t1[p1[k + 2]]);
@@ -59,6 +76,8 @@ inline void huff_encode_pair(const uint8_t* __restrict syms, size_t n, size_t bl
     for (size_t m = k; m < l0; ++m) { w0.put(t0[p0[m]]); w0.flush(); }
     for (size_t m = k; m < l1; ++m) { w1.put(t1[p1[m]]); w1.flush(); }
   }
+  out0 = w0;
+  out1 = w1;
 }
 
 inline void huff_encode4(const uint8_t* __restrict syms, size_t n, size_t block_size,
@@ -66,50 +85,53 @@ inline void huff_encode4(const uint8_t* __restrict syms, size_t n, size_t block_
   BitWriter w[4] = {{out[0]}, {out[1]}, {out[2]}, {out[3]}};
   const size_t n_blocks = n == 0 ? 0 : (n - 1) / block_size + 1;
   const size_t per = (n_blocks + 3) / 4;
-  huff_encode_pair(syms, n, block_size, per, n_blocks, block_tables, 0, w[0], w[1]);
-  huff_encode_pair(syms, n, block_size, per, n_blocks, block_tables, 2, w[2], w[3]);
+  for (int s0 = 0; s0 < 4; s0 += 2) {
+    huff_encode_pair(syms, n, block_size, per, n_blocks, block_tables, s0, w[s0], w[s0 + 1]);
+  }
   for (int s = 0; s < 4; ++s) { w[s].finish(); sizes[s] = static_cast<size_t>(w[s].p - out[s]); }
 }
 
-// Reader of one LSB-first bitstream. `buf` holds the next unread bits at the bottom and a
-// 1 just above them (a sentinel), so the count of valid bits is implicit (63 - lzcnt) and a
-// lookup only has to shift: per stream, only `buf` and the output pointer stay hot.
+// Reader of one LSB-first bitstream: `buf` holds the 8 bytes at `p`, of which the low `c`
+// bits are consumed; the next bits are buf >> c. A refill moves `p` by the whole consumed
+// bytes and reloads (at least 57 bits unread afterwards): a few instructions that do not
+// depend on the lookups' shifts, which only add to `c`.
 struct BitReader {
   const uint8_t* p;
   const uint8_t* limit;  // end of readable memory (not of this stream): over-reads stay inside
-  uint64_t buf = 1;
+  uint64_t buf = 0;
+  uint64_t c = 0;        // bits of buf consumed, < 64
   size_t past_end = 0;   // bytes taken beyond `limit` as zeros (corrupt input, or the very end)
 
-  // Afterwards at least 55 valid bits are buffered.
   inline void refill() noexcept {
-    const unsigned nb = 63 - static_cast<unsigned>(__builtin_clzll(buf));
-    const uint64_t valid = buf ^ (uint64_t{1} << nb);
-    const size_t adv = (62 - nb) >> 3;
-    uint64_t v;
-    if (__builtin_expect(limit - p >= 8, 1)) {
-      v = load_u64(p);
+    const size_t adv = static_cast<size_t>(c >> 3);
+    c &= 7;
+    if (__builtin_expect(static_cast<size_t>(limit - p) >= adv + 8, 1)) {
       p += adv;
+      buf = load_u64(p);
     } else {
-      const size_t avail = static_cast<size_t>(limit - p);
-      v = 0;
-      if (avail) std::memcpy(&v, p, avail < 8 ? avail : 8);
-      const size_t take = adv < avail ? adv : avail;
-      past_end += adv - take;
-      p += take;
+      refill_near_end(adv);
     }
-    const unsigned nb2 = nb + 8 * static_cast<unsigned>(adv);  // 55..62
-    const uint64_t merged = valid | (v << nb);
-    buf = (merged & ((uint64_t{1} << nb2) - 1)) | (uint64_t{1} << nb2);
+  }
+  __attribute__((noinline)) void refill_near_end(size_t adv) noexcept {
+    const size_t avail = static_cast<size_t>(limit - p);
+    const size_t take = adv < avail ? adv : avail;
+    past_end += adv - take;
+    p += take;
+    const size_t left = static_cast<size_t>(limit - p);
+    buf = 0;
+    if (left) std::memcpy(&buf, p, left < 8 ? left : 8);
   }
   uint64_t consumed(const uint8_t* start) const noexcept {
-    const unsigned nb = 63 - static_cast<unsigned>(__builtin_clzll(buf));
-    return static_cast<uint64_t>(p - start + past_end) * 8 - nb;
+    return static_cast<uint64_t>(p - start + past_end) * 8 + c;
   }
 };
 
-// Entry layouts: see HuffDecTable.
-inline unsigned dec_len(uint64_t e) noexcept { return static_cast<unsigned>(e & 63); }
-inline unsigned dec_count(uint64_t e) noexcept { return static_cast<unsigned>(e >> 8) & 7; }
+// Multi entry fields (see HuffDecTable), read from memory: a byte load each, no shifts.
+constexpr uint64_t kMultiMask = (uint64_t{1} << kHuffMultiBits) - 1;
+inline const uint8_t* multi_entry(const uint64_t* t, uint64_t b) noexcept {
+  return reinterpret_cast<const uint8_t*>(t + (b & kMultiMask));
+}
+inline unsigned dec_first_len(const uint8_t* e) noexcept { return e[5] & 15u; }
 
 // Lockstep decoding of four streams. Per stream: its output and tables.
 struct Lane {
@@ -127,39 +149,40 @@ template <int K, bool kMulti>
 inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
   constexpr size_t kRoom = kMulti ? 4 * K + 4 : K;
   uint64_t b0 = r[0].buf, b1 = r[1].buf, b2 = r[2].buf, b3 = r[3].buf;
+  uint64_t c0 = r[0].c, c1 = r[1].c, c2 = r[2].c, c3 = r[3].c;
   uint8_t *o0 = lane[0].out, *o1 = lane[1].out, *o2 = lane[2].out, *o3 = lane[3].out;
   // Rounds that are safe for every stream: a round advances a stream by at most kAdvance
   // bytes. Counting rounds keeps the four block ends out of the hot loop (and out of registers).
   constexpr size_t kAdvance = kMulti ? 4 * K : K;
   auto safe_rounds = [&]() -> size_t {
-    size_t r = SIZE_MAX;
+    size_t n = SIZE_MAX;
     const uint8_t* o[4] = {o0, o1, o2, o3};
     for (int s = 0; s < 4; ++s) {
       const size_t left = static_cast<size_t>(lane[s].block_end - o[s]);
-      r = std::min(r, left < kRoom ? 0 : (left - kRoom) / kAdvance + 1);
+      n = std::min(n, left < kRoom ? 0 : (left - kRoom) / kAdvance + 1);
     }
-    return r;
+    return n;
   };
   auto refill_all = [&] {
-    r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
+    r[0].c = c0; r[1].c = c1; r[2].c = c2; r[3].c = c3;
     r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
     b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
+    c0 = r[0].c; c1 = r[1].c; c2 = r[2].c; c3 = r[3].c;
   };
   if constexpr (kMulti) {
     const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
     for (size_t rounds; (rounds = safe_rounds()) != 0;)
     for (; rounds; --rounds) {
       refill_all();
-#define TENZIP_STEP(b, o, t)                                \
-      {                                                     \
-        const uint64_t e = t[b & mask];                     \
-        b >>= dec_len(e);                                   \
-        const uint32_t four = static_cast<uint32_t>(e >> 32); \
-        std::memcpy(o, &four, 4);                           \
-        o += dec_count(e);                                  \
+#define TENZIP_STEP(b, c, o, t)                     \
+      {                                             \
+        const uint8_t* e = multi_entry(t, b >> c);  \
+        c += e[0];                                  \
+        std::memcpy(o, e + 1, 4);                   \
+        o += e[7];                                  \
       }
       for (int i = 0; i < K; ++i) {
-        TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
+        TENZIP_STEP(b0, c0, o0, t0) TENZIP_STEP(b1, c1, o1, t1) TENZIP_STEP(b2, c2, o2, t2) TENZIP_STEP(b3, c3, o3, t3)
       }
 #undef TENZIP_STEP
     }
@@ -168,38 +191,45 @@ inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
     for (size_t rounds; (rounds = safe_rounds()) != 0;)
     for (; rounds; --rounds) {
       refill_all();
-#define TENZIP_STEP(b, o, t)             \
-      {                                  \
-        const uint16_t e = t[b & mask];  \
-        b >>= (e >> 8);                  \
-        *o++ = static_cast<uint8_t>(e);  \
+#define TENZIP_STEP(b, c, o, t)                \
+      {                                        \
+        const uint16_t e = t[(b >> c) & mask]; \
+        c += e >> 8;                           \
+        *o++ = static_cast<uint8_t>(e);        \
       }
       for (int i = 0; i < K; ++i) {
-        TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
+        TENZIP_STEP(b0, c0, o0, t0) TENZIP_STEP(b1, c1, o1, t1) TENZIP_STEP(b2, c2, o2, t2) TENZIP_STEP(b3, c3, o3, t3)
       }
 #undef TENZIP_STEP
     }
   }
-  r[0].buf = b0; r[1].buf = b1; r[2].buf = b2; r[3].buf = b3;
+  r[0].c = c0; r[1].c = c1; r[2].c = c2; r[3].c = c3;
   lane[0].out = o0; lane[1].out = o1; lane[2].out = o2; lane[3].out = o3;
 }
 
 // One stream alone to the end of its current block, one symbol per lookup (short tails,
-// or once the other streams are done).
-inline void huff_finish_block(BitReader& r, Lane& l, uint64_t mask, int k) noexcept {
+// or once the other streams are done). Multi tables give their first symbol.
+inline void huff_finish_block(BitReader& r, Lane& l, uint64_t mask, int k, bool multi) noexcept {
   while (l.out < l.block_end) {
     r.refill();
     for (int i = 0; i < k && l.out < l.block_end; ++i) {
-      const uint16_t e = l.single[r.buf & mask];
-      r.buf >>= (e >> 8);
-      *l.out++ = static_cast<uint8_t>(e);
+      if (multi) {
+        const uint8_t* e = multi_entry(l.t, r.buf >> r.c);
+        r.c += dec_first_len(e);
+        *l.out++ = e[1];
+      } else {
+        const uint16_t e = l.single[(r.buf >> r.c) & mask];
+        r.c += e >> 8;
+        *l.out++ = static_cast<uint8_t>(e);
+      }
     }
   }
 }
 
 // Decodes n symbols coded by huff_encode4. All tables share the index width `bits`
-// (tables are built at that width). stream[s] starts bitstream s; `limit` is the end of
-// readable memory. consumed[s] receives the bits read from each stream (the caller checks).
+// (huff_table_bits of the longest code; tables are built at that width). stream[s] starts
+// bitstream s; `limit` is the end of readable memory. consumed[s] receives the bits read
+// from each stream (the caller checks).
 //
 // The four streams advance at different speeds, so one finishes first. Its lane then keeps
 // running as a dummy (reading zeros, writing to a sink) so that the others stay in the fast
@@ -214,7 +244,7 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
   const size_t n_blocks = n == 0 ? 0 : (n - 1) / block_size + 1;
   const size_t per = (n_blocks + 3) / 4;
   const uint64_t mask = (uint64_t{1} << bits) - 1;
-  const int k = bits == 0 ? 8 : (55 / bits < 8 ? 55 / bits : 8);
+  const int k = 57 / bits;  // lookups per refill (57+ bits buffered): 6 for multi, 5 for 10-11 bits
   const bool multi = huff_use_multi(bits);
   const size_t tail = multi ? static_cast<size_t>(4 * k + 4) : static_cast<size_t>(k);  // room for one round
   Lane lane[4];
@@ -250,36 +280,32 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
       r[s] = BitReader{kZeros, kZeros + sizeof(kZeros)};
     }
     if (!any) break;
-    if (multi) {
-      switch (k) {
-        case 8: huff_lockstep<8, true>(r, lane, mask); break;
-        case 7: huff_lockstep<7, true>(r, lane, mask); break;
-        case 6: huff_lockstep<6, true>(r, lane, mask); break;
-        default: huff_lockstep<5, true>(r, lane, mask); break;
-      }
-    } else {
-      huff_lockstep<5, false>(r, lane, mask);  // bits >= 10: 5 lookups per refill
-    }
+    if (multi) huff_lockstep<57 / kHuffMultiBits, true>(r, lane, mask);
+    else huff_lockstep<5, false>(r, lane, mask);  // bits >= 10: 5 lookups per refill
     for (int s = 0; s < 4; ++s) {
       Lane& l = lane[s];
       if (done[s] || static_cast<size_t>(l.block_end - l.out) >= tail) continue;
-      huff_finish_block(r[s], l, mask, k);
+      huff_finish_block(r[s], l, mask, k, multi);
       enter_block(s, l.block + 1);
     }
   }
 }
 
-// Decode-table build (see huff_build_decoder): E[rev | (m << len)] = the entry for symbol
-// `sym` (code length `len`) followed by the up-to-three first symbols of R[m]. Four entries
-// at a time with GCC vector extensions (AVX2 in the AVX2 build); stores are strided.
+// Decode-table build step: E[rev | (m << len)] = the entry for symbol `sym` (code length
+// `len`) followed by the up-to-three first symbols of R[m]. Four entries at a time with GCC
+// vector extensions (AVX2 in the AVX2 build); stores are strided.
 inline void huff_compose_run(const uint64_t* __restrict R, uint32_t count, uint32_t len, uint32_t rev, uint32_t sym,
                              uint64_t* __restrict E) noexcept {
-  const uint64_t head = len | (uint64_t{1} << 8) | (uint64_t{len} << 16) | (uint64_t{sym} << 32);
+  // The head: one symbol; the rest's symbols and lengths shift up by one (8 bits, 4 bits),
+  // its bits used and count add. A full rest (four symbols) first drops its fourth: its byte,
+  // its length nibble, its bits from the total, one from the count.
+  const uint64_t head = len | (uint64_t{sym} << 8) | (uint64_t{len} << 40) | (uint64_t{1} << 56);
+  constexpr uint64_t kFourth = 0x00F000FF00000000ull;  // fourth length nibble and symbol byte
+  constexpr uint64_t kFirst3 = 0xFFFFFF00ull, kLens3 = 0xFFFull << 40, kCount = 0xFFull << 56;
   auto compose = [head](uint64_t rest) {
-    // Trim a fourth symbol of `rest` (its length and byte), then append rest after the head.
-    const uint64_t full = ((rest >> 8) & 7) == 4 ? ~uint64_t{0} : 0;
-    const uint64_t r = (rest & ~(full & 0xFF000000F0000000ull)) - (full & (((rest >> 28) & 15) | (uint64_t{1} << 8)));
-    return head + (r & 0x7FF) + ((r & 0xFFF0000ull) << 4) + ((r >> 32) << 40);
+    const uint64_t full = (rest >> 56) == 4 ? ~uint64_t{0} : 0;
+    const uint64_t r = (rest & ~(full & kFourth)) - (full & (((rest >> 52) & 15) | (uint64_t{1} << 56)));
+    return head + ((r & kFirst3) << 8) + (r & 0xFF) + ((r & kLens3) << 4) + (r & kCount);
   };
   uint32_t m = 0;
 #if defined(__GNUC__)
@@ -288,9 +314,9 @@ inline void huff_compose_run(const uint64_t* __restrict R, uint32_t count, uint3
   for (; m + 4 <= count; m += 4) {
     v4 rest;
     std::memcpy(&rest, R + m, sizeof(rest));
-    const v4 full = (v4)(((rest >> 8) & 7) == 4);
-    const v4 r = (rest & ~(full & 0xFF000000F0000000ull)) - (full & (((rest >> 28) & 15) | (uint64_t{1} << 8)));
-    const v4 e = vhead + (r & 0x7FF) + ((r & 0xFFF0000ull) << 4) + ((r >> 32) << 40);
+    const v4 full = (v4)((rest >> 56) == 4);
+    const v4 r = (rest & ~(full & kFourth)) - (full & (((rest >> 52) & 15) | (uint64_t{1} << 56)));
+    const v4 e = vhead + ((r & kFirst3) << 8) + (r & 0xFF) + ((r & kLens3) << 4) + (r & kCount);
     E[rev | (m << len)] = e[0];
     E[rev | ((m + 1) << len)] = e[1];
     E[rev | ((m + 2) << len)] = e[2];
@@ -298,6 +324,38 @@ inline void huff_compose_run(const uint64_t* __restrict R, uint32_t count, uint3
   }
 #endif
   for (; m < count; ++m) E[rev | (m << len)] = compose(R[m]);
+}
+
+// The multi-symbol table at width kHuffMultiBits for the codes of a complete code (every
+// code <= 9 bits; codes[i].rev is the bit-reversed code). By width: E_w[j] greedily decodes
+// the w-bit value j whose bits above w are unknown. Its first code is the one whose
+// bit-reversed value matches the low bits of j; it fits if its length l <= w, and then
+// E_w[j] is that symbol followed by E_{w-l}[j >> l] trimmed to three symbols (E_w[j] = 0,
+// no symbol, if the first code is longer than w). Code by code, the reads of E_{w-l} are
+// contiguous. The final table reads E_w for w <= 9 - shortest code only; narrower than the
+// shortest code, E_w is all zeros.
+inline void huff_build_multi(const HuffCode* codes, int n_codes, uint64_t* __restrict out) noexcept {
+  constexpr int W = kHuffMultiBits;
+  int min_len = W, max_len = 0;
+  for (int c = 0; c < n_codes; ++c) {
+    min_len = std::min<int>(min_len, codes[c].len);
+    max_len = std::max<int>(max_len, codes[c].len);
+  }
+  alignas(32) uint64_t scratch[2u << W];  // E_w at scratch + 2^w for w < W
+  alignas(32) static const uint64_t kNone[1u << W] = {};
+  const uint64_t* by_width[W + 1];
+  for (int w = 0; w < min_len && w < W; ++w) by_width[w] = kNone;
+  for (int w = min_len; w <= W; ++w) {
+    if (w > W - min_len && w < W) continue;
+    uint64_t* E = w == W ? out : scratch + (1u << w);
+    const uint32_t wsize = 1u << w;
+    if (max_len > w) std::memset(E, 0, wsize * sizeof(uint64_t));
+    for (int c = 0; c < n_codes; ++c) {
+      const uint32_t l = codes[c].len;
+      if (l <= static_cast<uint32_t>(w)) huff_compose_run(by_width[w - l], wsize >> l, l, codes[c].rev, codes[c].sym, E);
+    }
+    by_width[w] = E;
+  }
 }
 
 }  // namespace

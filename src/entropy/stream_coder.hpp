@@ -25,14 +25,24 @@ struct StreamPolicy {
   double min_huff_gain = 0.01;  // HUFF only if the order-0 bound saves this fraction vs RAW
   double short_code_tolerance = 0.02;  // accept max_code_len if it costs at most this much more
   int zstd_probe_level = 0;     // if zstd_level == 0: probe a sample with zstd at this level
+  bool skewed = false;          // the bytes are known to be skewed (exponents): skip the check
+                                // of a sample for near-random bytes
 };
+
+// Whether the bytes hold LZ structure (runs, repeats) that zstd could use. The streams of one
+// chunk share it (a repeated row repeats in every byte stream), so the chunk coder detects it
+// on its first stream and passes the answer to the others.
+enum class LzHint : uint8_t { unknown, none, repeats };
 
 class StreamEncoder {
  public:
   StreamEncoder();
   ~StreamEncoder();
-  // Appends the coded stream (mode byte first) to `out`; returns the mode chosen.
-  StreamMode encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out);
+  // Appends the coded stream (mode byte first) to `out`; returns the mode chosen. `hint`, if
+  // given, says whether to look for LZ structure (unknown: the encoder detects it, if it
+  // needs to, and stores the answer there).
+  StreamMode encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out,
+                    LzHint* hint = nullptr);
 
  public:
   struct Scratch;  // defined in the .cpp

@@ -138,6 +138,104 @@ TEST(StreamCoder, ChoosesTheExpectedModes) {
   EXPECT_EQ(enc.encode(lz.data(), lz.size(), policy(8, 9, 3), out), StreamMode::zstd);
 }
 
+TEST(StreamCoder, RepeatDetectorGatesTheZstdTrials) {
+  const HuffKernels& k = huff_kernels_scalar();
+  const auto random = bytes_with(65536, 21, 3), expo = bytes_with(65536, 22, 2), zeros = bytes_with(65536, 0, 0);
+  RepeatHits r = k.repeat_hits(random.data(), random.size());
+  EXPECT_EQ(r.queries, 65536u / 32 - 2);
+  EXPECT_EQ(r.hits8, 0u);
+  r = k.repeat_hits(expo.data(), expo.size());
+  EXPECT_LT(r.hits16 * 100, r.queries) << "chance 16-byte repeats in skewed bytes";
+  r = k.repeat_hits(zeros.data(), zeros.size());
+  EXPECT_GE(r.hits16 + 1, r.queries);
+  // Random rows repeated every 808 bytes (not a power of two): found, and zstd is used.
+  std::vector<uint8_t> rows(65536);
+  for (size_t i = 0; i < rows.size(); ++i) rows[i] = random[i % 808];
+  r = k.repeat_hits(rows.data(), rows.size());
+  EXPECT_GT(r.hits16 * 2, r.queries);
+  if (const HuffKernels* avx2 = huff_kernels_avx2(); avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2"))
+    for (const std::vector<uint8_t>* v : std::initializer_list<const std::vector<uint8_t>*>{&random, &expo, &zeros, &rows})
+      for (size_t n : {0, 7, 8, 40, 41, 1000, 65536}) {
+        const RepeatHits a = k.repeat_hits(v->data(), n), b = avx2->repeat_hits(v->data(), n);
+        EXPECT_EQ(a.queries, b.queries);
+        EXPECT_EQ(a.hits8, b.hits8);
+        EXPECT_EQ(a.hits16, b.hits16);
+      }
+  StreamEncoder enc;
+  StreamPolicy p = policy(8, 9, 0);
+  p.min_huff_gain = 0.03;
+  p.zstd_probe_level = 1;
+  std::vector<uint8_t> out;
+  EXPECT_EQ(enc.encode(rows.data(), rows.size(), p, out), StreamMode::zstd);
+  LzHint hint = LzHint::unknown;
+  out.clear();
+  EXPECT_EQ(enc.encode(rows.data(), rows.size(), p, out, &hint), StreamMode::zstd);
+  EXPECT_EQ(hint, LzHint::repeats);
+  hint = LzHint::none;  // the chunk's first stream found no repeats: no zstd trial here
+  out.clear();
+  EXPECT_EQ(enc.encode(rows.data(), rows.size(), p, out, &hint), StreamMode::raw);
+  hint = LzHint::unknown;
+  out.clear();
+  EXPECT_EQ(enc.encode(random.data(), random.size(), p, out, &hint), StreamMode::raw);
+  EXPECT_EQ(hint, LzHint::none);
+}
+
+TEST(StreamCoder, SkewedPolicyStillStoresRandomBytes) {
+  StreamEncoder enc;
+  StreamDecoder dec;
+  const auto random = bytes_with(65536, 31, 3);
+  StreamPolicy p = policy(8, 9, 0);
+  p.min_huff_gain = 0.03;
+  p.skewed = true;  // wrong here: the full path must still find the bytes incompressible
+  std::vector<uint8_t> out;
+  EXPECT_EQ(enc.encode(random.data(), random.size(), p, out), StreamMode::raw);
+  std::vector<uint8_t> back(random.size());
+  size_t pos = 0;
+  EXPECT_EQ(0, std::memcmp(dec.decode(out, pos, random.size(), back.data()), random.data(), random.size()));
+}
+
+TEST(Huffman, MultiSymbolEntriesMatchAGreedyDecode) {
+  // Every entry of a 9-bit multi table: the symbols a greedy decode of its index yields
+  // (at most four, only whole codes within the 9 bits), their bits, lengths and count.
+  std::mt19937 rng(5);
+  for (int trial = 0; trial < 200; ++trial) {
+    uint32_t counts[256] = {};
+    const int used = 1 + static_cast<int>(rng() % (trial % 4 == 0 ? 3 : 60));
+    for (int s = 0; s < used; ++s) counts[(s * 13 + trial) & 255] = 1 + rng() % (trial % 3 == 0 ? 3 : 5000);
+    HuffLengths L;
+    huff_build_lengths(counts, 9, L);
+    HuffEncTable enc;
+    huff_build_encoder(L, enc);
+    static HuffDecTable t;
+    huff_build_decoder(L, huff_table_bits(L.max_len), t);
+    ASSERT_TRUE(huff_use_multi(t.bits));
+    for (uint32_t j = 0; j < (1u << kHuffMultiBits); ++j) {
+      uint8_t want[8] = {};
+      int used_bits = 0, count = 0;
+      while (count < 4) {
+        int sym = -1, len = 0;
+        for (int s = L.min_sym; s <= L.max_sym && sym < 0; ++s) {
+          const int l = static_cast<int>(enc[s] & 255);
+          if ((L.max_len == 0 && s == L.min_sym) || (l && used_bits + l <= kHuffMultiBits &&
+                                                     ((j >> used_bits) & ((1u << l) - 1)) == (enc[s] >> (64 - l))))
+            sym = s, len = l;
+        }
+        if (sym < 0) break;
+        want[1 + count] = static_cast<uint8_t>(sym);
+        want[5 + count / 2] |= static_cast<uint8_t>(len << (4 * (count & 1)));
+        used_bits += len;
+        ++count;
+      }
+      want[0] = static_cast<uint8_t>(used_bits);
+      want[7] = static_cast<uint8_t>(count);
+      uint8_t got[8];
+      std::memcpy(got, &t.multi[j], 8);
+      for (int k = count; k < 4; ++k) got[1 + k] = 0;  // bytes past the count are not specified
+      ASSERT_EQ(0, std::memcmp(got, want, 8)) << "trial " << trial << " index " << j;
+    }
+  }
+}
+
 TEST(StreamCoder, DriftingStatisticsUseSeveralTables) {
   StreamEncoder enc;
   auto drift = bytes_with(65536, 9, 5);
@@ -163,7 +261,7 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
       HuffEncTable et;
       huff_build_encoder(L, et);
       static HuffDecTable dt;
-      huff_build_decoder(L, L.max_len, dt);
+      huff_build_decoder(L, huff_table_bits(L.max_len), dt);
       const size_t block = 4096, n_blocks = (n - 1) / block + 1;
       std::vector<const HuffEncTable*> etabs(n_blocks, &et);
       std::vector<const HuffDecTable*> dtabs(n_blocks, &dt);
@@ -185,11 +283,31 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
       for (const HuffKernels* k : {&scalar, avx2}) {
         std::vector<uint8_t> out(n);
         uint64_t consumed[4];
-        k->decode4(streams, packed.data() + packed.size(), n, block, dtabs.data(), L.max_len, out.data(), consumed);
+        k->decode4(streams, packed.data() + packed.size(), n, block, dtabs.data(), huff_table_bits(L.max_len), out.data(), consumed);
         ASSERT_EQ(out, in) << "kind " << kind << " n " << n;
         for (int s = 0; s < 4; ++s) EXPECT_EQ((consumed[s] + 7) / 8, sizes[0][s]);
       }
     }
+}
+
+TEST(HuffKernels, BlockHistogramsMatchAPlainCount) {
+  const HuffKernels* avx2 = huff_kernels_avx2();
+  const bool has_avx2 = avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  for (int kind : {0, 2, 3})
+    for (size_t n : {1, 7, 4095, 4096, 4097, 70000, 200003})
+      for (size_t block : {4, 4096, 65536, 131072}) {
+        const auto in = bytes_with(n, static_cast<uint32_t>(n + block + kind), kind);
+        const size_t n_blocks = (n - 1) / block + 1;
+        std::vector<uint32_t> want(n_blocks * 256, 0), total_want(256, 0);
+        for (size_t i = 0; i < n; ++i) { want[(i / block) * 256 + in[i]]++; total_want[in[i]]++; }
+        for (const HuffKernels* k : {&huff_kernels_scalar(), has_avx2 ? avx2 : nullptr}) {
+          if (!k) continue;
+          std::vector<uint32_t> got(n_blocks * 256, 0xDEAD), total(256, 0);
+          k->histogram_blocks(in.data(), n, block, reinterpret_cast<uint32_t(*)[256]>(got.data()), total.data());
+          ASSERT_EQ(got, want) << "kind " << kind << " n " << n << " block " << block;
+          ASSERT_EQ(total, total_want);
+        }
+      }
 }
 
 TEST(SplitKernels, PortableAndAvx2AgreeAndInvert) {
