@@ -91,6 +91,25 @@ class ModelReader {
   std::unique_ptr<Impl> impl_;
 };
 
+// Where the tensors of an uncompressed model file are, after the same validation compress_model
+// applies (for example to read a plain .safetensors file without a second parser).
+struct FileTensor {
+  std::string name;
+  std::string dtype;              // as the file names it
+  std::vector<uint64_t> shape;
+  uint64_t offset = 0;            // byte offset of element 0 in the file
+  uint64_t size = 0;              // bytes as a contiguous row-major array
+  std::vector<uint64_t> strides;  // in elements; empty = contiguous row-major (then [offset, offset+size) holds it)
+  uint32_t element_size = 0;      // 0 for block formats
+};
+struct ModelFileLayout {
+  std::string format;             // "raw" when no format matched (then no tensors)
+  std::vector<FileTensor> tensors;
+};
+// `format` as in ModelCompressOptions::format ("auto" sniffs). Throws corrupt_input naming the problem.
+ModelFileLayout read_model_layout(std::span<const uint8_t> file, const std::string& format = "auto",
+                                  std::string_view name_hint = {});
+
 // The format names compress_model accepts in ModelCompressOptions::format.
 std::vector<std::string_view> model_formats();
 

@@ -150,6 +150,23 @@ nb::bytes compress(const In& src, const std::string& dtype, int level, std::opti
   return to_bytes(out);
 }
 
+// model_file_layout(file, format) -> (format, [(name, dtype, shape, offset, size), ...]): the tensors of an
+// uncompressed model file, validated by the same C++ parser compress_model uses.
+nb::tuple model_file_layout(const In& file, const std::string& format) {
+  tenzip::ModelFileLayout l;
+  {
+    nb::gil_scoped_release nogil;
+    l = tenzip::read_model_layout(span_of(file), format);
+  }
+  nb::list tensors;
+  for (const auto& t : l.tensors) {
+    nb::list shape;
+    for (uint64_t d : t.shape) shape.append(d);
+    tensors.append(nb::make_tuple(t.name, t.dtype, nb::tuple(shape), t.offset, t.size, !t.strides.empty()));
+  }
+  return nb::make_tuple(l.format, tensors);
+}
+
 // info(container) -> dict: decoded_size, metadata (bytes), chunk_elems, n_chunks, n_segments, format_version
 nb::dict container_info(const In& data) {
   std::optional<tenzip::Reader> r;
@@ -479,6 +496,7 @@ NB_MODULE(_ext, m) {
   m.def("compress", &compress, "src"_a.noconvert(), "dtype"_a, "level"_a, "threads"_a.none(), "chunk_elems"_a,
         "metadata"_a);
   m.def("container_info", &container_info, "data"_a.noconvert());
+  m.def("model_file_layout", &model_file_layout, "file"_a.noconvert(), "format"_a = "auto");
   m.def("decompress_into", &decompress_into, "data"_a.noconvert(), "out"_a.noconvert(), "threads"_a.none());
   m.def("decompress_bytes", &decompress_bytes, "data"_a.noconvert(), "threads"_a.none());
   m.def("decompress_stream_to_fd", &decompress_stream_to_fd, "data"_a.noconvert(), "fd"_a, "threads"_a.none(),

@@ -114,56 +114,6 @@ def build_header(specs: List[Tuple[str, str, Tuple[int, ...], int]], metadata: O
     return struct.pack("<Q", len(text)) + text, entries
 
 
-def parse_header(read: Callable[[int, int], bytes], file_size: int):
-    """Parses and validates the header of a safetensors file of `file_size` bytes, read through
-    read(offset, size) -> bytes. Returns (metadata or None, entries in file order, data offset)."""
-    if file_size < 8:
-        raise _corrupt(f"file of {file_size} bytes is too short for a header")
-    (n,) = struct.unpack("<Q", read(0, 8))
-    if n > MAX_HEADER_SIZE or n > file_size - 8:
-        raise _corrupt(f"header length {n} does not fit the file ({file_size} bytes)")
-    try:
-        doc = json.loads(read(8, n).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as e:
-        raise _corrupt(f"header is not valid JSON ({e})") from None
-    if not isinstance(doc, dict):
-        raise _corrupt("header is not a JSON object")
-    data_size = file_size - 8 - n
-    metadata = doc.pop("__metadata__", None)
-    if metadata is not None and (
-        not isinstance(metadata, dict) or not all(isinstance(v, str) for v in metadata.values())
-    ):
-        raise _corrupt("__metadata__ must map strings to strings")
-    entries = []
-    for name, e in doc.items():
-        if not isinstance(e, dict):
-            raise _corrupt(f"tensor {name!r}: not an object")
-        code, shape, offs = e.get("dtype"), e.get("shape"), e.get("data_offsets")
-        if code not in CODES:
-            raise _corrupt(f"tensor {name!r}: unsupported dtype {code!r}")
-        if not isinstance(shape, list) or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in shape):
-            raise _corrupt(f"tensor {name!r}: bad shape {shape!r}")
-        if (
-            not isinstance(offs, list)
-            or len(offs) != 2
-            or not all(isinstance(o, int) and not isinstance(o, bool) for o in offs)
-            or not 0 <= offs[0] <= offs[1] <= data_size
-        ):
-            raise _corrupt(f"tensor {name!r}: bad data_offsets {offs!r}")
-        if nbytes(code, shape) != offs[1] - offs[0]:
-            raise _corrupt(f"tensor {name!r}: shape {shape} of {code} does not match {offs[1] - offs[0]} bytes")
-        entries.append(Entry(name, code, tuple(shape), offs[0], offs[1]))
-    entries.sort(key=lambda x: (x.begin, x.end))
-    pos = 0
-    for x in entries:  # back to back from 0 to the end, as the safetensors crate requires
-        if x.begin != pos:
-            raise _corrupt(f"tensor {x.name!r}: data does not start where the previous one ends")
-        pos = x.end
-    if pos != data_size:
-        raise _corrupt(f"tensors cover {pos} bytes, the data section holds {data_size}")
-    return metadata, entries, 8 + n
-
-
 def read_metadata(read: Callable[[int, int], bytes], file_size: int) -> Optional[Dict[str, str]]:
     """Only the __metadata__ of a header (for a .tnz, whose tensor list comes from the container)."""
     if file_size < 8:

@@ -27,7 +27,7 @@ from . import _ext
 from ._arrays import CHUNK_ELEMS, _level, _numpy_dtype, _threads, torch_bytes, torch_dtype_name
 from ._errors import TenzipError
 from ._files import write_atomic
-from ._safetensors import CODES, MAX_HEADER_SIZE, NAME_TO_CODE, build_header, file_shape, parse_header, torch_shape
+from ._safetensors import CODES, MAX_HEADER_SIZE, NAME_TO_CODE, Entry, build_header, file_shape, read_metadata, torch_shape
 
 __all__ = ["save_file", "save", "load_file", "safe_open"]
 
@@ -257,7 +257,15 @@ class _PlainSource(_Source):
     def __init__(self, path_or_data):
         super().__init__(path_or_data)
         try:
-            self._metadata, entries, self._data = parse_header(lambda o, n: bytes(self._mv[o : o + n]), self.size)
+            # The C++ safetensors parser validates the file (the same one compress_model uses);
+            # offsets come back absolute, so the data section starts at 0 here.
+            _, tensors = _ext.model_file_layout(self._mv, "safetensors")
+            entries = [Entry(name, code, shape, off, off + size) for name, code, shape, off, size, _strided in tensors]
+            for e in entries:
+                if e.code not in CODES:
+                    raise TenzipError(f"safetensors: tensor {e.name!r}: dtype {e.code} has no torch equivalent", "invalid_argument")
+            self._metadata = read_metadata(lambda o, n: bytes(self._mv[o : o + n]), self.size)
+            self._data = 0
             self.entries = {e.name: (e, e.code, e.shape, e.end - e.begin) for e in entries}
             self.order = [e.name for e in entries]
         except BaseException:

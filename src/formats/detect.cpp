@@ -4,6 +4,7 @@
 
 #include "formats/layout.hpp"
 #include "model/compress_model.hpp"
+#include "tenzip/model.hpp"
 
 namespace tenzip::formats {
 
@@ -76,6 +77,17 @@ std::string_view detect_model_format(std::span<const uint8_t> file, std::string_
   for (const auto& f : formats::registry())
     if (f.sniff(file)) return f.name;
   return "raw";
+}
+
+ModelFileLayout read_model_layout(std::span<const uint8_t> file, const std::string& format, std::string_view name_hint) {
+  const formats::FileLayout l = model::layout_for(file, format, name_hint);
+  formats::check_layout(l, file.size());
+  ModelFileLayout out;
+  out.format = l.format;
+  for (const formats::Tensor& t : l.tensors)
+    out.tensors.push_back({t.name, t.dtype, t.shape, l.regions[t.region].offset + t.offset, t.size, t.strides,
+                           t.element_size});
+  return out;
 }
 
 std::vector<std::string_view> model_formats() {
