@@ -68,18 +68,6 @@ tenzip::ModelCompressResult compress_one(const std::string& path, std::span<cons
 
 // ---------------------------------------------------------------- folders
 
-// Files that hold weights: compressed (model formats are detected by content; these extensions
-// also go through the codec, as raw bytes when no format matches). Everything else is copied.
-bool is_weight_file(const fs::path& p, std::span<const uint8_t> head) {
-  static const char* const kExt[] = {".safetensors", ".gguf", ".bin", ".pt",     ".pth", ".ckpt", ".onnx",
-                                     ".tflite",      ".h5",   ".msgpack", ".npz", ".npy", ".pb",   ".jit",
-                                     ".tnz"};  // a .tnz inside a folder is compressed again, so every .tnz in the output is ours
-  const std::string ext = p.extension().string();
-  for (const char* e : kExt)
-    if (ext == e) return true;
-  return tenzip::detect_model_format(head, p.filename().string()) != "raw";
-}
-
 struct FolderEntry {
   fs::path rel;
   bool is_dir = false;
@@ -331,7 +319,7 @@ int run_compress_folder(const CodecArgs& a) {
     }
     const fs::path p = src / e.rel;
     WholeInput head(p.string());
-    jobs.push_back({e.rel, is_weight_file(p, head.bytes()), head.bytes().size()});
+    jobs.push_back({e.rel, tenzip::folder_compresses(p.filename().string(), head.bytes()), head.bytes().size()});
   }
   // Weight files first, biggest first, so that the parallel workers finish together.
   std::stable_sort(jobs.begin(), jobs.end(), [](const FileJob& x, const FileJob& y) {

@@ -117,6 +117,13 @@ std::vector<std::string_view> model_formats();
 // none). The full parse (and its validation) happens in compress_model.
 std::string_view detect_model_format(std::span<const uint8_t> file, std::string_view name_hint = {}) noexcept;
 
+// Folder policy (`tenzip compress DIR`, tenzip.compress_file on a folder): whether a file goes
+// through the codec (as NAME.tnz) or is copied as it is. Weight-file extensions (.safetensors,
+// .gguf, .bin, .pt, .pth, .ckpt, .onnx, .tflite, .h5, .msgpack, .npz, .npy, .pb, .jit) and .tnz
+// (so that every .tnz of the output is tenzip's) always do; other files when their content is a
+// model format. `head`: the file's bytes (a prefix is enough for the sniffs).
+bool folder_compresses(std::string_view file_name, std::span<const uint8_t> head) noexcept;
+
 // Whether a container's metadata (ContainerInfo::metadata, or what decompress_stream returns)
 // says it is a delta that needs its base file to decode.
 bool model_metadata_needs_base(std::span<const uint8_t> metadata) noexcept;

@@ -489,6 +489,9 @@ NB_MODULE(_ext, m) {
   m.def("detect_model_format", [](const In& head, const std::string& name_hint) {
     return std::string(tenzip::detect_model_format(span_of(head), name_hint));
   }, "head"_a.noconvert(), "name_hint"_a = "");
+  m.def("folder_compresses", [](const std::string& file_name, const In& head) {
+    return tenzip::folder_compresses(file_name, span_of(head));
+  }, "file_name"_a, "head"_a.noconvert());
   m.def("model_metadata_needs_base", [](const nb::bytes& meta) {
     return tenzip::model_metadata_needs_base({reinterpret_cast<const uint8_t*>(meta.c_str()), meta.size()});
   });

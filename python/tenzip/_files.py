@@ -30,12 +30,6 @@ from ._errors import TenzipError
 
 SUFFIX = ".tnz"
 
-# Extensions that always go through the codec in a folder (cli/model_cmds.cpp is_weight_file);
-# other files do when their content is a model format.
-WEIGHT_EXTENSIONS = frozenset(
-    [".safetensors", ".gguf", ".bin", ".pt", ".pth", ".ckpt", ".onnx", ".tflite", ".h5", ".msgpack", ".npz",
-     ".npy", ".pb", ".jit", ".tnz"]
-)  # fmt: skip
 
 
 # ---------------------------------------------------------------- helpers
@@ -158,9 +152,7 @@ def _strip_slashes(p: str) -> str:
 
 
 def _is_weight_file(path: str, view) -> bool:
-    if os.path.splitext(path)[1] in WEIGHT_EXTENSIONS:
-        return True
-    return _ext.detect_model_format(view, os.path.basename(path)) != "raw"
+    return _ext.folder_compresses(os.path.basename(path), view)  # the library's folder policy, as the CLI
 
 
 def _list_folder(root: str) -> List[Tuple[str, bool]]:

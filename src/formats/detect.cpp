@@ -90,6 +90,18 @@ ModelFileLayout read_model_layout(std::span<const uint8_t> file, const std::stri
   return out;
 }
 
+bool folder_compresses(std::string_view file_name, std::span<const uint8_t> head) noexcept {
+  static constexpr std::string_view kExt[] = {".safetensors", ".gguf", ".bin", ".pt",  ".pth", ".ckpt", ".onnx", ".tflite",
+                                              ".h5",          ".msgpack", ".npz", ".npy", ".pb",  ".jit",  ".tnz"};
+  const size_t slash = file_name.find_last_of('/');
+  const std::string_view base = slash == std::string_view::npos ? file_name : file_name.substr(slash + 1);
+  const size_t dot = base.find_last_of('.');
+  if (dot != std::string_view::npos && dot > 0)
+    for (std::string_view e : kExt)
+      if (base.substr(dot) == e) return true;
+  return detect_model_format(head, base) != "raw";
+}
+
 std::vector<std::string_view> model_formats() {
   std::vector<std::string_view> out = {"auto", "raw"};
   for (const auto& f : formats::registry()) out.push_back(f.name);

@@ -308,3 +308,20 @@ TEST(ModelMetadata, RejectsDirectoriesThatDisagreeWithTheIndex) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(ModelFolder, PolicyByExtensionThenContent) {
+  const std::vector<uint8_t> text = {'{', '"', 'a', '"', ':', '1', '}'};
+  EXPECT_TRUE(tenzip::folder_compresses("model.safetensors", text));
+  EXPECT_TRUE(tenzip::folder_compresses("sub/pytorch_model.bin", text));
+  EXPECT_TRUE(tenzip::folder_compresses("notes.tnz", text));  // every .tnz of an output folder is tenzip's
+  EXPECT_FALSE(tenzip::folder_compresses("config.json", text));
+  EXPECT_FALSE(tenzip::folder_compresses(".bin", text));  // a dot file, not an extension
+  EXPECT_FALSE(tenzip::folder_compresses("tokenizer.model", text));
+  // by content: a safetensors file under any name
+  std::vector<uint8_t> st = {2, 0, 0, 0, 0, 0, 0, 0, '{', '}'};
+  EXPECT_TRUE(tenzip::folder_compresses("weights.dat", st));
+}
+
+}  // namespace
