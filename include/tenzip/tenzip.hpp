@@ -84,7 +84,7 @@ std::vector<uint8_t> decompress(std::span<const uint8_t> container, unsigned thr
 using Sink = std::function<void(std::span<const uint8_t>)>;
 using Source = std::function<size_t(std::span<uint8_t>)>;
 
-// Compresses a stream with bounded memory (about threads x 4 chunks).
+// Compresses a stream with bounded memory (about threads x 16 chunks, at most ~64 MiB of input).
 // Output bytes go to the sink in file order; nothing is sought back.
 class Compressor {
  public:
