@@ -3,45 +3,23 @@
 // message. Anything else is a finding: a crash, a sanitizer report, another exception or error
 // code, or a layout check_layout refuses.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <exception>
 #include <span>
-#include <string>
 #include <vector>
 
-#include "formats/layout.hpp"
+#include "parser_fuzz.hpp"
 
 namespace {
-
-using namespace tenzip;
-
-[[noreturn]] void finding(const char* what, const std::string& detail) {
-  std::fprintf(stderr, "gguf_fuzzer finding: %s: %s\n", what, detail.c_str());
-  std::abort();
-}
-
+constexpr const char* kTarget = "gguf_fuzzer";
+[[noreturn]] void finding(const char* what, const std::string& detail) { tenzip::fuzz::finding(kTarget, what, detail); }
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace tenzip;
   const std::span<const uint8_t> in(data, size);
   const bool sniffed = formats::looks_like_gguf(in);
-  formats::FileLayout l;
-  try {
-    l = formats::parse_gguf(in);
-  } catch (const Error& e) {
-    const std::string msg = e.what();
-    if (e.code() != Errc::corrupt_input) finding("error code", std::string(errc_name(e.code())) + ": " + msg);
-    if (msg.rfind("gguf: ", 0) != 0 || msg.size() <= 6) finding("error message", msg);
-    return 0;
-  } catch (const std::exception& e) {
-    finding("exception other than tenzip::Error", e.what());
-  }
-  try {
-    formats::check_layout(l, size);
-  } catch (const Error& e) {
-    finding("check_layout refuses the layout", e.what());
-  }
+  const auto parsed = fuzz::parse_checked(kTarget, "gguf: ", in, formats::parse_gguf);
+  if (!parsed) return 0;
+  const formats::FileLayout& l = *parsed;
   // A GGUF layout: one region per tensor, each tensor owning all of its region.
   if (!sniffed) finding("layout", "parsed, but looks_like_gguf said no");
   if (l.format != "gguf") finding("layout", "format is '" + l.format + "'");

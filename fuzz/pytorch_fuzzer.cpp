@@ -12,6 +12,7 @@
 #include "formats/layout.hpp"
 #include "formats/pytorch.hpp"
 #include "formats/zip.hpp"
+#include "parser_fuzz.hpp"
 #include "tenzip/tenzip.hpp"
 
 namespace {
@@ -30,20 +31,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tenzip::formats;
   const std::span<const uint8_t> in(data, size);
   (void)looks_like_zip(in);
-  FileLayout l;
-  try {
-    l = parse_pytorch_zip(in);
-  } catch (const Error& e) {
-    if (e.code() != Errc::corrupt_input) finding(e.what());
-    if (std::strlen(e.what()) == 0) finding("empty error message");
-    return 0;
-  }
+  const auto parsed = tenzip::fuzz::parse_checked("pytorch_fuzzer", "", in, parse_pytorch_zip);
+  if (!parsed) return 0;
+  const FileLayout& l = *parsed;
   if (l.format != "pytorch-zip" && l.format != "torchscript") finding("unexpected format " + l.format);
-  try {
-    check_layout(l, size);
-  } catch (const Error& e) {
-    finding(std::string("check_layout rejects the layout: ") + e.what());
-  }
   // Every region is exactly the data of a stored entry (the parse succeeded, so the directory reads).
   const zip::Directory d = zip::read_directory(in, "zip");
   for (const Region& r : l.regions) {

@@ -2,42 +2,20 @@
 // crash, a sanitizer report, a hang, an exception other than tenzip::Error(corrupt_input), an
 // empty message, a layout that check_layout rejects, or a sniff that throws.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <span>
 
-#include "formats/layout.hpp"
-#include "tenzip/tenzip.hpp"
-
-namespace {
-
-[[noreturn]] void finding(const char* what, const char* detail) {
-  std::fprintf(stderr, "tflite_fuzzer finding: %s: %s\n", what, detail);
-  std::abort();
-}
-
-}  // namespace
+#include "parser_fuzz.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace tenzip;
+  constexpr const char* kTarget = "tflite_fuzzer";
   const std::span<const uint8_t> in(data, size);
   (void)formats::looks_like_tflite(in);  // noexcept: a throw would terminate
-  formats::FileLayout layout;
-  try {
-    layout = formats::parse_tflite(in);
-  } catch (const Error& e) {
-    if (e.code() != Errc::corrupt_input) finding("parse_tflite", e.what());
-    if (std::strlen(e.what()) == 0) finding("parse_tflite", "empty error message");
-    return 0;
-  }
-  try {
-    formats::check_layout(layout, size);
-  } catch (const Error& e) {
-    finding("check_layout", e.what());
-  }
-  if (layout.format != "tflite") finding("parse_tflite", "format is not \"tflite\"");
+  const auto parsed = fuzz::parse_checked(kTarget, "", in, formats::parse_tflite);
+  if (!parsed) return 0;
+  const formats::FileLayout& layout = *parsed;
+  if (layout.format != "tflite") fuzz::finding(kTarget, "layout", "format is not \"tflite\"");
   for (const auto& t : layout.tensors)
-    if (t.offset != 0 || t.size != layout.regions[t.region].size) finding("parse_tflite", "a tensor is not its whole buffer");
+    if (t.offset != 0 || t.size != layout.regions[t.region].size) fuzz::finding(kTarget, "layout", "a tensor is not its whole buffer");
   return 0;
 }
