@@ -21,26 +21,7 @@ unsigned hardware_threads() {
 }
 
 namespace {
-
-constexpr std::string_view kSuffix = ".tnz";
-
-bool ends_with_suffix(const std::string& s) {
-  return s.size() > kSuffix.size() && s.compare(s.size() - kSuffix.size(), kSuffix.size(), kSuffix) == 0 &&
-         s[s.size() - kSuffix.size() - 1] != '/';
-}
-
-// New files get the input's permission bits (as zstd does), else 0666 & ~umask.
-unsigned output_mode(const Input& in) {
-  return in.is_regular() ? (in.mode() & 0777) : default_file_mode();
-}
-
-// Library errors name no file; say which one. invalid_argument means the command line asked
-// for something the library refuses: a usage error.
-[[noreturn]] void rethrow_named(const tenzip::Error& e, const std::string& name) {
-  const int code = e.code() == tenzip::Errc::invalid_argument ? 2 : 1;
-  throw CliError(code, name + ": " + e.what());
-}
-
+constexpr std::string_view kSuffix = kTnzSuffix;
 }  // namespace
 
 int run_compress(const CodecArgs& a) {
@@ -117,7 +98,7 @@ int run_decompress(const CodecArgs& a) {
   if (a.to_stdout) out_path = "-";
   else if (!a.output.empty()) out_path = a.output;
   else if (is_stdio(a.input)) out_path = "-";
-  else if (ends_with_suffix(a.input)) out_path = a.input.substr(0, a.input.size() - kSuffix.size());
+  else if (has_tnz_suffix(a.input)) out_path = a.input.substr(0, a.input.size() - kSuffix.size());
   else
     throw CliError(2, a.input + ": unknown suffix (expected .tnz); name the output with -o OUT, or use -c for stdout");
 

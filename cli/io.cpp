@@ -172,6 +172,18 @@ WholeInput::~WholeInput() {
   if (map_) munmap(map_, size_);
 }
 
+bool has_tnz_suffix(const std::string& s) {
+  return s.size() > kTnzSuffix.size() && s.compare(s.size() - kTnzSuffix.size(), kTnzSuffix.size(), kTnzSuffix) == 0 &&
+         s[s.size() - kTnzSuffix.size() - 1] != '/';
+}
+
+void rethrow_named(const tenzip::Error& e, const std::string& name) {
+  const int code = e.code() == tenzip::Errc::invalid_argument ? 2 : 1;
+  throw CliError(code, name + ": " + e.what());
+}
+
+unsigned output_mode(const Input& in) { return in.is_regular() ? (in.mode() & 0777) : default_file_mode(); }
+
 // ---------------------------------------------------------------- Output
 unsigned default_file_mode() {
   const mode_t mask = umask(0);

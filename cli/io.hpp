@@ -9,7 +9,10 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
+
+#include "tenzip/tenzip.hpp"
 
 namespace tzcli {
 
@@ -39,6 +42,14 @@ class DeferSignals {
 bool interrupted();
 
 bool is_stdio(const std::string& path);  // "-"
+
+// The suffix of tenzip's outputs, and whether a path ends with it (after a non-empty name).
+inline constexpr std::string_view kTnzSuffix = ".tnz";
+bool has_tnz_suffix(const std::string& path);
+
+// Library errors name no file; say which one. invalid_argument means the command line asked
+// for something the library refuses: a usage error (exit 2); everything else exits 1.
+[[noreturn]] void rethrow_named(const tenzip::Error& e, const std::string& name);
 
 // An input: a file (any kind: regular, FIFO, device) or stdin.
 class Input {
@@ -126,6 +137,8 @@ class Output {
 // Fails (exit 1) if `path` exists and force is false, or if it is the input itself.
 void check_output_path(const std::string& path, bool force, const Input* input);
 unsigned default_file_mode();  // 0666 & ~umask
+// New files get the input's permission bits (as zstd does), else 0666 & ~umask.
+unsigned output_mode(const Input& in);
 
 bool stdout_is_terminal();
 bool stderr_is_terminal();

@@ -31,18 +31,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::string_view kSuffix = ".tnz";
-
-bool has_suffix(const std::string& s, std::string_view suffix) {
-  return s.size() > suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-[[noreturn]] void rethrow_named(const tenzip::Error& e, const std::string& name) {
-  const int code = e.code() == tenzip::Errc::invalid_argument ? 2 : 1;
-  throw CliError(code, name + ": " + e.what());
-}
-
-unsigned output_mode(const Input& in) { return in.is_regular() ? (in.mode() & 0777) : default_file_mode(); }
+constexpr std::string_view kSuffix = kTnzSuffix;
 
 std::string summary_ratio(uint64_t in, uint64_t out) {
   char buf[32];
@@ -217,6 +206,41 @@ fs::path strip_slashes(std::string s) {
   return fs::path(s);
 }
 
+// --base for a folder operation: must be a folder.
+std::optional<fs::path> base_folder(const CodecArgs& a, const char* verb) {
+  if (a.base.empty()) return std::nullopt;
+  if (!fs::is_directory(a.base))
+    throw CliError(2, a.base + ": --base must be a folder when " + verb + " a folder");
+  return strip_slashes(a.base);
+}
+
+// Recreates the directories of `entries` under `tmp` and returns the files as jobs, each
+// classified by `classify(rel)`.
+std::vector<FileJob> mirror_tree(const std::vector<FolderEntry>& entries, const fs::path& tmp,
+                                 const std::function<FileJob(const fs::path&)>& classify) {
+  std::vector<FileJob> jobs;
+  for (const auto& e : entries) {
+    if (!e.is_dir) {
+      jobs.push_back(classify(e.rel));
+      continue;
+    }
+    std::error_code ec;
+    fs::create_directories(tmp / e.rel, ec);
+    if (ec) fail_io((tmp / e.rel).string(), ec.message());
+  }
+  return jobs;
+}
+
+// Many files to code: one thread each, files in parallel. Few: the threads split each file's chunks.
+struct ThreadSplit {
+  unsigned workers, per_file;
+};
+ThreadSplit split_threads(const std::vector<FileJob>& jobs, unsigned threads) {
+  const auto n = static_cast<size_t>(std::count_if(jobs.begin(), jobs.end(), [](auto& j) { return j.compress; }));
+  const unsigned workers = static_cast<unsigned>(std::clamp<size_t>(n, 1, threads));
+  return {workers, std::max(1u, threads / workers)};
+}
+
 }  // namespace
 
 bool is_model_container(const std::string& path) {
@@ -263,7 +287,7 @@ int run_decompress_model(const CodecArgs& a) {
   std::string out_path;
   if (a.to_stdout) out_path = "-";
   else if (!a.output.empty()) out_path = a.output;
-  else if (has_suffix(a.input, kSuffix)) out_path = a.input.substr(0, a.input.size() - kSuffix.size());
+  else if (has_tnz_suffix(a.input)) out_path = a.input.substr(0, a.input.size() - kSuffix.size());
   else throw CliError(2, a.input + ": unknown suffix (expected .tnz); name the output with -o OUT, or use -c for stdout");
   Input in(a.input);
   WholeInput file(a.input);
@@ -300,35 +324,21 @@ int run_compress_folder(const CodecArgs& a) {
   if (a.dtype_given) throw CliError(2, a.input + ": --dtype applies to single files; a folder's files are detected one by one");
   const fs::path src = strip_slashes(a.input);
   const fs::path dst = a.output.empty() ? fs::path(src.string() + std::string(kSuffix)) : strip_slashes(a.output);
-  std::optional<fs::path> base_dir;
-  if (!a.base.empty()) {
-    if (!fs::is_directory(a.base)) throw CliError(2, a.base + ": --base must be a folder when compressing a folder");
-    base_dir = strip_slashes(a.base);
-  }
+  const std::optional<fs::path> base_dir = base_folder(a, "compressing");
   DeferSignals defer;
   const auto entries = list_folder(src);
   TempDir tmp(dst, a.force);
-
-  std::vector<FileJob> jobs;
-  for (const auto& e : entries) {
-    if (e.is_dir) {
-      std::error_code ec;
-      fs::create_directories(tmp.path() / e.rel, ec);
-      if (ec) fail_io((tmp.path() / e.rel).string(), ec.message());
-      continue;
-    }
-    const fs::path p = src / e.rel;
+  std::vector<FileJob> jobs = mirror_tree(entries, tmp.path(), [&](const fs::path& rel) {
+    const fs::path p = src / rel;
     WholeInput head(p.string());
-    jobs.push_back({e.rel, tenzip::folder_compresses(p.filename().string(), head.bytes()), head.bytes().size()});
-  }
+    return FileJob{rel, tenzip::folder_compresses(p.filename().string(), head.bytes()), head.bytes().size()};
+  });
   // Weight files first, biggest first, so that the parallel workers finish together.
   std::stable_sort(jobs.begin(), jobs.end(), [](const FileJob& x, const FileJob& y) {
     return x.compress != y.compress ? x.compress : x.size > y.size;
   });
   const size_t n_weights = static_cast<size_t>(std::count_if(jobs.begin(), jobs.end(), [](auto& j) { return j.compress; }));
-  // Many files: one thread each, files in parallel. Few: the threads split each file's chunks.
-  const unsigned workers = static_cast<unsigned>(std::clamp<size_t>(n_weights, 1, a.threads));
-  const unsigned per_file = std::max(1u, a.threads / workers);
+  const ThreadSplit split = split_threads(jobs, a.threads);
   const bool show = !a.quiet && stderr_is_terminal();
   std::mutex print_mu;
   std::atomic<size_t> n_done{0};
@@ -336,7 +346,7 @@ int run_compress_folder(const CodecArgs& a) {
   std::atomic<uint64_t> total_out{0};
   for (const auto& j : jobs) total_in += j.size;
 
-  run_jobs(jobs.size(), workers, [&](size_t i) {
+  run_jobs(jobs.size(), split.workers, [&](size_t i) {
     const FileJob& j = jobs[i];
     const fs::path from = src / j.rel;
     uint64_t out_bytes = j.size;
@@ -351,7 +361,7 @@ int run_compress_folder(const CodecArgs& a) {
       to += kSuffix;
       tenzip::ModelCompressResult res;
       write_file(to, file_mode(from), [&](const tenzip::Sink& sink) {
-        res = compress_one(from.string(), file.bytes(), base ? base->bytes() : std::span<const uint8_t>{}, a, per_file,
+        res = compress_one(from.string(), file.bytes(), base ? base->bytes() : std::span<const uint8_t>{}, a, split.per_file,
                            sink, [&](uint64_t) {
                              if (interrupted()) throw CliError(1, "interrupted");
                            });
@@ -381,33 +391,21 @@ int run_decompress_folder(const CodecArgs& a) {
   const fs::path src = strip_slashes(a.input);
   fs::path dst;
   if (!a.output.empty()) dst = strip_slashes(a.output);
-  else if (has_suffix(src.string(), kSuffix)) dst = src.string().substr(0, src.string().size() - kSuffix.size());
+  else if (has_tnz_suffix(src.string())) dst = src.string().substr(0, src.string().size() - kSuffix.size());
   else throw CliError(2, a.input + ": unknown suffix (expected DIR.tnz); name the output folder with -o OUT");
-  std::optional<fs::path> base_dir;
-  if (!a.base.empty()) {
-    if (!fs::is_directory(a.base)) throw CliError(2, a.base + ": --base must be a folder when decompressing a folder");
-    base_dir = strip_slashes(a.base);
-  }
+  const std::optional<fs::path> base_dir = base_folder(a, "decompressing");
   DeferSignals defer;
   const auto entries = list_folder(src);
   TempDir tmp(dst, a.force);
-  std::vector<FileJob> jobs;
-  for (const auto& e : entries) {
-    if (e.is_dir) {
-      std::error_code ec;
-      fs::create_directories(tmp.path() / e.rel, ec);
-      if (ec) fail_io((tmp.path() / e.rel).string(), ec.message());
-      continue;
-    }
-    jobs.push_back({e.rel, has_suffix(e.rel.filename().string(), kSuffix), 0});
-  }
+  const std::vector<FileJob> jobs = mirror_tree(entries, tmp.path(), [](const fs::path& rel) {
+    return FileJob{rel, has_tnz_suffix(rel.filename().string()), 0};
+  });
   const size_t n_packed = static_cast<size_t>(std::count_if(jobs.begin(), jobs.end(), [](auto& j) { return j.compress; }));
-  const unsigned workers = static_cast<unsigned>(std::clamp<size_t>(n_packed, 1, a.threads));
-  const unsigned per_file = std::max(1u, a.threads / workers);
+  const ThreadSplit split = split_threads(jobs, a.threads);
   const bool show = !a.quiet && stderr_is_terminal();
   std::mutex print_mu;
   std::atomic<size_t> n_done{0};
-  run_jobs(jobs.size(), workers, [&](size_t i) {
+  run_jobs(jobs.size(), split.workers, [&](size_t i) {
     const FileJob& j = jobs[i];
     const fs::path from = src / j.rel;
     if (!j.compress) {
@@ -427,7 +425,7 @@ int run_decompress_folder(const CodecArgs& a) {
           base.emplace((*base_dir / rel).string());
         }
         write_file(tmp.path() / rel, file_mode(from), [&](const tenzip::Sink& sink) {
-          reader.decompress(sink, base ? base->bytes() : std::span<const uint8_t>{}, per_file);
+          reader.decompress(sink, base ? base->bytes() : std::span<const uint8_t>{}, split.per_file);
         });
       } catch (const tenzip::Error& e) {
         rethrow_named(e, from.string());
