@@ -319,29 +319,58 @@ def compress_file(
     return dst
 
 
+def _base_folder(base, verb: str) -> Optional[str]:
+    """The base folder of a folder delta (base=OLD_DIR), checked."""
+    if base is None:
+        return None
+    base_dir = _strip_slashes(os.fspath(base))
+    if not os.path.isdir(base_dir):
+        raise TenzipError(f"{base_dir}: base must be a folder when {verb} a folder", "invalid_argument")
+    return base_dir
+
+
+def _mirror_tree(entries, tmp: _TempDir, classify: Callable[[str], tuple]) -> list:
+    """Recreates the folders of `entries` under tmp; returns the files as jobs, classify(rel) each."""
+    jobs = []
+    for rel, is_dir in entries:
+        if is_dir:
+            os.makedirs(os.path.join(tmp.path, rel), exist_ok=True)
+        else:
+            jobs.append(classify(rel))
+    return jobs
+
+
+def _split_threads(jobs: list, threads: Optional[int]) -> Tuple[int, int]:
+    """(workers, threads per file): many files to code run in parallel, few split their chunks."""
+    n = sum(1 for j in jobs if j[1])
+    T = threads or _ext.hardware_threads()
+    workers = max(1, min(n, T))
+    return workers, max(1, T // workers)
+
+
+def _run_folder_jobs(jobs: list, workers: int, job: Callable, bar: "_Bar", tmp: _TempDir) -> None:
+    try:
+        _run_jobs(jobs, workers, job)
+    finally:
+        bar.close()
+    tmp.commit()
+
+
 def _compress_folder(src, dst, level, threads, fmt, base, force, progress) -> str:
     dst = src + SUFFIX if dst is None else _strip_slashes(os.fspath(dst))
-    base_dir = None
-    if base is not None:
-        base_dir = _strip_slashes(os.fspath(base))
-        if not os.path.isdir(base_dir):
-            raise TenzipError(f"{base_dir}: base must be a folder when compressing a folder", "invalid_argument")
+    base_dir = _base_folder(base, "compressing")
     entries = _list_folder(src)
     tmp = _TempDir(dst, force)
     try:
-        jobs = []
-        for rel, is_dir in entries:
-            if is_dir:
-                os.makedirs(os.path.join(tmp.path, rel), exist_ok=True)
-                continue
+
+        def classify(rel):
             with _Mapped(os.path.join(src, rel)) as m:
-                jobs.append((rel, _is_weight_file(m.path, m.view), m.size))
+                return (rel, _is_weight_file(m.path, m.view), m.size)
+
+        jobs = _mirror_tree(entries, tmp, classify)
         # Weight files first, biggest first, so that parallel workers finish together.
         jobs.sort(key=lambda j: (not j[1], -j[2]))
-        n_weights = sum(1 for j in jobs if j[1])
-        T = threads or _ext.hardware_threads()
-        workers = max(1, min(n_weights, T))
-        per_file = max(1, T // workers)
+        workers, per_file = _split_threads(jobs, threads)
         bar = _Bar(sum(j[2] for j in jobs), f"compressing {os.path.basename(src)}", progress)
 
         def job(j):
@@ -367,11 +396,7 @@ def _compress_folder(src, dst, level, threads, fmt, base, force, progress) -> st
                     if b:
                         b.close()
 
-        try:
-            _run_jobs(jobs, workers, job)
-        finally:
-            bar.close()
-        tmp.commit()
+        _run_folder_jobs(jobs, workers, job, bar, tmp)
     finally:
         tmp.cleanup()
     return dst
@@ -424,24 +449,16 @@ def decompress_file(
 
 
 def _decompress_folder(src, dst, threads, base, force, progress) -> str:
-    base_dir = None
-    if base is not None:
-        base_dir = _strip_slashes(os.fspath(base))
-        if not os.path.isdir(base_dir):
-            raise TenzipError(f"{base_dir}: base must be a folder when decompressing a folder", "invalid_argument")
+    base_dir = _base_folder(base, "decompressing")
     entries = _list_folder(src)
     tmp = _TempDir(dst, force)
     try:
-        jobs = []
-        for rel, is_dir in entries:
-            if is_dir:
-                os.makedirs(os.path.join(tmp.path, rel), exist_ok=True)
-            else:
-                jobs.append((rel, rel.endswith(SUFFIX) and not os.path.basename(rel) == SUFFIX, os.path.getsize(os.path.join(src, rel))))
-        n_packed = sum(1 for j in jobs if j[1])
-        T = threads or _ext.hardware_threads()
-        workers = max(1, min(n_packed, T))
-        per_file = max(1, T // workers)
+        jobs = _mirror_tree(
+            entries, tmp,
+            lambda rel: (rel, rel.endswith(SUFFIX) and not os.path.basename(rel) == SUFFIX,
+                         os.path.getsize(os.path.join(src, rel))),
+        )  # fmt: skip
+        workers, per_file = _split_threads(jobs, threads)
         bar = _Bar(sum(j[2] for j in jobs), f"decompressing {os.path.basename(src)}", progress)
 
         def job(j):
@@ -474,11 +491,7 @@ def _decompress_folder(src, dst, threads, base, force, progress) -> str:
                     if b:
                         b.close()
 
-        try:
-            _run_jobs(jobs, workers, job)
-        finally:
-            bar.close()
-        tmp.commit()
+        _run_folder_jobs(jobs, workers, job, bar, tmp)
     finally:
         tmp.cleanup()
     return dst

@@ -16,7 +16,6 @@ memory of a new torch tensor (no intermediate copy, GIL released, all cores by d
 from __future__ import annotations
 
 import json
-import mmap
 import os
 import struct
 from typing import Dict, Iterable, List, Optional, Union
@@ -26,6 +25,7 @@ import torch
 from . import _ext
 from ._arrays import CHUNK_ELEMS, _level, _numpy_dtype, _threads, torch_bytes, torch_dtype_name
 from ._errors import TenzipError
+from ._files import _Mapped
 from ._files import write_atomic
 from ._safetensors import CODES, MAX_HEADER_SIZE, NAME_TO_CODE, Entry, build_header, file_shape, read_metadata, torch_shape
 
@@ -165,34 +165,24 @@ class _Source:
     ``entries``: name -> (key, dtype code, shape, bytes); ``order``: names in file order."""
 
     def __init__(self, path_or_data):
-        self._file = self._mm = None
+        self._mapped = None
         if isinstance(path_or_data, (str, os.PathLike)):
             self.path = os.fspath(path_or_data)
-            self._file = open(self.path, "rb")
-            try:
-                size = os.fstat(self._file.fileno()).st_size
-                if size:
-                    self._mm = mmap.mmap(self._file.fileno(), 0, access=mmap.ACCESS_READ)
-                    self._mv = memoryview(self._mm)
-                else:
-                    self._mv = memoryview(b"")
-            except BaseException:
-                self._file.close()
-                raise
+            self._mapped = _Mapped(self.path)
+            self._mv = self._mapped.view
         else:
             self.path = "<bytes>"
             self._mv = _as_memoryview(path_or_data)
         self.size = self._mv.nbytes
 
     def close(self) -> None:
-        try:
-            self._mv.release()
-            if self._mm is not None:
-                self._mm.close()
-        except BufferError:  # still exported (a traceback holds a reader): unmapped when freed
-            pass
-        if self._file is not None:
-            self._file.close()
+        if self._mapped is not None:
+            self._mapped.close()  # releases the view, unmaps (unless still exported) and closes the file
+        else:
+            try:
+                self._mv.release()
+            except BufferError:  # still exported (a traceback holds a reader): released when freed
+                pass
 
 
 class _TnzSource(_Source):
