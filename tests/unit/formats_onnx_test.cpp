@@ -232,29 +232,13 @@ TEST(OnnxFixtures, RegionDtypes) {
 }
 
 // ---------------------------------------------------------------- the corpus
-struct Totals {
-  size_t count = 0;
-  uint64_t bytes = 0;
-};
 void expect_corpus(const std::string& rel, const std::map<std::string, Totals>& want) {
   SCOPED_TRACE(rel);
   const Bytes file = read_bytes(kCorpus / rel);
   ASSERT_TRUE(formats::looks_like_onnx(file));
   const FileLayout l = parse_onnx(file);
   ASSERT_NO_THROW(formats::check_layout(l, file.size()));
-  std::map<std::string, Totals> got;
-  for (const auto& t : l.tensors) {
-    got[t.dtype].count++;
-    got[t.dtype].bytes += t.size;
-    if (t.dtype == "FLOAT") {
-      EXPECT_EQ(l.regions[t.region].dtype, DType::fp32);
-    }
-  }
-  ASSERT_EQ(got.size(), want.size());
-  for (const auto& [dtype, w] : want) {
-    EXPECT_EQ(got[dtype].count, w.count) << dtype;
-    EXPECT_EQ(got[dtype].bytes, w.bytes) << dtype;
-  }
+  expect_dtype_totals(l, want, "FLOAT", DType::fp32);
   // Tensor by tensor against the reference loader (CRC-32 of its bytes).
   const auto expected = read_json(kFormatsData / "corpus" / (fs::path(rel).filename().string() + ".json"));
   size_t k = 0;

@@ -154,4 +154,28 @@ inline void expect_error_or_valid(const std::function<formats::FileLayout(std::s
   }
 }
 
+// Per format dtype name: how many tensors and how many bytes a corpus file must have.
+struct Totals {
+  size_t count = 0;
+  uint64_t bytes = 0;
+};
+// The tensors of `l`, totalled per format dtype name, equal `want`; every tensor named
+// `float_name` (e.g. "FLOAT") sits in a region coded as `float_dtype`.
+inline void expect_dtype_totals(const formats::FileLayout& l, const std::map<std::string, Totals>& want,
+                                const std::string& float_name, DType float_dtype) {
+  std::map<std::string, Totals> got;
+  for (const auto& t : l.tensors) {
+    got[t.dtype].count++;
+    got[t.dtype].bytes += t.size;
+    if (t.dtype == float_name) {
+      EXPECT_EQ(l.regions[t.region].dtype, float_dtype);
+    }
+  }
+  ASSERT_EQ(got.size(), want.size());
+  for (const auto& [dtype, w] : want) {
+    EXPECT_EQ(got[dtype].count, w.count) << dtype;
+    EXPECT_EQ(got[dtype].bytes, w.bytes) << dtype;
+  }
+}
+
 }  // namespace tenzip::testing

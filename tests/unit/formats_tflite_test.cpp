@@ -228,29 +228,13 @@ TEST(TfliteFixture, MatchesTheTflitePackage) {
   }
 }
 
-struct Totals {
-  size_t count = 0;
-  uint64_t bytes = 0;
-};
 void expect_corpus(const std::string& rel, const std::map<std::string, Totals>& want) {
   SCOPED_TRACE(rel);
   const Bytes file = read_bytes(kCorpus / rel);
   ASSERT_TRUE(formats::looks_like_tflite(file));
   const FileLayout l = parse_tflite(file);
   ASSERT_NO_THROW(formats::check_layout(l, file.size()));
-  std::map<std::string, Totals> got;
-  for (const auto& t : l.tensors) {
-    got[t.dtype].count++;
-    got[t.dtype].bytes += t.size;
-    if (t.dtype == "FLOAT16") {
-      EXPECT_EQ(l.regions[t.region].dtype, DType::fp16);
-    }
-  }
-  ASSERT_EQ(got.size(), want.size());
-  for (const auto& [dtype, w] : want) {
-    EXPECT_EQ(got[dtype].count, w.count) << dtype;
-    EXPECT_EQ(got[dtype].bytes, w.bytes) << dtype;
-  }
+  expect_dtype_totals(l, want, "FLOAT16", DType::fp16);
   const auto expected = read_json(kFormatsData / "corpus" / (fs::path(rel).filename().string() + ".json"));
   ASSERT_EQ(l.tensors.size(), expected["tensors"].size());
   for (size_t i = 0; i < l.tensors.size(); ++i) {
