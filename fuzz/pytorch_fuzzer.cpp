@@ -19,10 +19,7 @@ namespace {
 
 constexpr uint64_t kMaxGathered = uint64_t{64} << 20;  // views can expand (stride 0): gather at most this much
 
-[[noreturn]] void finding(const std::string& what) {
-  std::fprintf(stderr, "pytorch_fuzzer finding: %s\n", what.c_str());
-  std::abort();
-}
+[[noreturn]] void finding(const std::string& what) { tenzip::fuzz::finding("pytorch_fuzzer", "layout", what); }
 
 }  // namespace
 

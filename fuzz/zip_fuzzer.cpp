@@ -11,14 +11,12 @@
 #include <vector>
 
 #include "formats/zip.hpp"
+#include "parser_fuzz.hpp"
 #include "tenzip/tenzip.hpp"
 
 namespace {
 
-[[noreturn]] void finding(const char* what) {
-  std::fprintf(stderr, "zip_fuzzer finding: %s\n", what);
-  std::abort();
-}
+[[noreturn]] void finding(const char* what) { tenzip::fuzz::finding("zip_fuzzer", "directory", what); }
 
 }  // namespace
 
