@@ -1,6 +1,6 @@
 // Canonical Huffman codes over bytes, length-limited to kHuffMaxBits, for the HUFF stream
 // mode (doc/FORMAT.md). Table building and (de)serialization live here; the hot loops live in
-// huffman_kernels.hpp.
+// huffman_encode_kernels.hpp and huffman_decode_kernels.hpp.
 #pragma once
 
 #include <array>

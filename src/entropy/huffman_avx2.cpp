@@ -1,7 +1,8 @@
 // The Huffman loops compiled with AVX2/BMI2 (shrx/bzhi make each lookup a few uops).
 #include "entropy/histogram_kernels.hpp"
 #include "entropy/huffman_dispatch.hpp"
-#include "entropy/huffman_kernels.hpp"
+#include "entropy/huffman_decode_kernels.hpp"
+#include "entropy/huffman_encode_kernels.hpp"
 
 namespace tenzip::detail {
 

@@ -1,6 +1,7 @@
 #include "entropy/histogram_kernels.hpp"
 #include "entropy/huffman_dispatch.hpp"
-#include "entropy/huffman_kernels.hpp"
+#include "entropy/huffman_decode_kernels.hpp"
+#include "entropy/huffman_encode_kernels.hpp"
 #include "util/cpu.hpp"
 
 namespace tenzip::detail {
