@@ -9,6 +9,10 @@
 #include <cstdint>
 #include <cstring>
 
+#if defined(__BMI2__)
+#include <immintrin.h>
+#endif
+
 #include "entropy/bit_io.hpp"
 #include "entropy/huffman.hpp"
 
@@ -67,24 +71,18 @@ struct Lane {
   const uint16_t* single;
 };
 
-// Rounds of K lookups per stream while every stream has room for a full round in its block.
-// Multi: each lookup writes 4 bytes and keeps 1..4. Single: one symbol per lookup.
-template <int K, bool kMulti>
-inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
-  constexpr size_t kRoom = kMulti ? 4 * K + 4 : K;
+// Rounds of K lookups per stream while every stream has room for a full round, in its block
+// (output) and in readable memory (input). One symbol per lookup (`single` tables).
+template <int K>
+inline void huff_lockstep_single(BitReader* r, Lane* lane, uint64_t mask) noexcept {
   uint64_t b0 = r[0].buf, b1 = r[1].buf, b2 = r[2].buf, b3 = r[3].buf;
   uint64_t c0 = r[0].c, c1 = r[1].c, c2 = r[2].c, c3 = r[3].c;
   uint8_t *o0 = lane[0].out, *o1 = lane[1].out, *o2 = lane[2].out, *o3 = lane[3].out;
-  // Rounds that are safe for every stream: a round advances a stream by at most kAdvance
-  // bytes. Counting rounds keeps the four block ends out of the hot loop (and out of registers).
-  constexpr size_t kAdvance = kMulti ? 4 * K : K;
+  // Counting rounds keeps the four block ends out of the hot loop (and out of registers).
   auto safe_rounds = [&]() -> size_t {
     size_t n = SIZE_MAX;
     const uint8_t* o[4] = {o0, o1, o2, o3};
-    for (int s = 0; s < 4; ++s) {
-      const size_t left = static_cast<size_t>(lane[s].block_end - o[s]);
-      n = std::min(n, left < kRoom ? 0 : (left - kRoom) / kAdvance + 1);
-    }
+    for (int s = 0; s < 4; ++s) n = std::min(n, static_cast<size_t>(lane[s].block_end - o[s]) / K);
     return n;
   };
   auto refill_all = [&] {
@@ -93,26 +91,8 @@ inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
     b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
     c0 = r[0].c; c1 = r[1].c; c2 = r[2].c; c3 = r[3].c;
   };
-  if constexpr (kMulti) {
-    const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
-    for (size_t rounds; (rounds = safe_rounds()) != 0;)
-    for (; rounds; --rounds) {
-      refill_all();
-#define TENZIP_STEP(b, c, o, t)                     \
-      {                                             \
-        const uint8_t* e = multi_entry(t, b >> c);  \
-        c += e[0];                                  \
-        std::memcpy(o, e + 1, 4);                   \
-        o += e[7];                                  \
-      }
-      for (int i = 0; i < K; ++i) {
-        TENZIP_STEP(b0, c0, o0, t0) TENZIP_STEP(b1, c1, o1, t1) TENZIP_STEP(b2, c2, o2, t2) TENZIP_STEP(b3, c3, o3, t3)
-      }
-#undef TENZIP_STEP
-    }
-  } else {
-    const uint16_t *t0 = lane[0].single, *t1 = lane[1].single, *t2 = lane[2].single, *t3 = lane[3].single;
-    for (size_t rounds; (rounds = safe_rounds()) != 0;)
+  const uint16_t *t0 = lane[0].single, *t1 = lane[1].single, *t2 = lane[2].single, *t3 = lane[3].single;
+  for (size_t rounds; (rounds = safe_rounds()) != 0;)
     for (; rounds; --rounds) {
       refill_all();
 #define TENZIP_STEP(b, c, o, t)                \
@@ -126,8 +106,79 @@ inline void huff_lockstep(BitReader* r, Lane* lane, uint64_t mask) noexcept {
       }
 #undef TENZIP_STEP
     }
-  }
   r[0].c = c0; r[1].c = c1; r[2].c = c2; r[3].c = c3;
+  lane[0].out = o0; lane[1].out = o1; lane[2].out = o2; lane[3].out = o3;
+}
+
+// The same with `multi` tables (up to four symbols per lookup), in the form that needs the
+// fewest instructions per lookup: the bit buffer itself is shifted by each code (b >>= bits)
+// so no consumed-bit counter is kept, and a sentinel 1 bit placed above the loaded bits tells
+// at refill how many were consumed (its leading zeros). A lookup is then index, load, shift,
+// copy four symbols, advance the output: about 7 instructions, and only b, the output and the
+// table of each stream live in registers. A refill reads 8 bytes at the stream's position
+// without a bounds check: the round count is limited so that it stays inside `limit`.
+inline uint64_t multi_index(uint64_t b) noexcept {
+#if defined(__BMI2__)
+  return _bzhi_u64(b, kHuffMultiBits);  // keeps b: one instruction instead of a copy and an and
+#else
+  return b & kMultiMask;
+#endif
+}
+template <int K>
+constexpr size_t kMultiInAdvance = (7 + K * kHuffMultiBits) / 8;  // bytes a refill may move a stream on
+template <int K>
+inline void huff_lockstep_multi(BitReader* r, Lane* lane) noexcept {
+  static_assert(K * kHuffMultiBits <= 56, "a round must fit in the 56+ bits after a refill");
+  constexpr uint64_t kSentinel = uint64_t{1} << 63;
+  constexpr size_t kRoom = 4 * K + 4;  // output: each lookup writes 4 bytes, keeps 1..4
+  constexpr size_t kAdvance = 4 * K;
+  constexpr size_t kInAdvance = kMultiInAdvance<K>;
+  for (int s = 0; s < 4; ++s) r[s].refill();  // c < 8 from here on
+  // From (p, buf = the 8 bytes at p, c consumed) to the sentinel form: the 63 - c bits above
+  // bit c of buf (>= 56), then the sentinel.
+  auto load = [](const BitReader& rd) { return (rd.buf | kSentinel) >> rd.c; };
+  uint64_t b0 = load(r[0]), b1 = load(r[1]), b2 = load(r[2]), b3 = load(r[3]);
+  uint8_t *o0 = lane[0].out, *o1 = lane[1].out, *o2 = lane[2].out, *o3 = lane[3].out;
+  auto safe_rounds = [&]() -> size_t {
+    size_t n = SIZE_MAX;
+    const uint8_t* o[4] = {o0, o1, o2, o3};
+    for (int s = 0; s < 4; ++s) {
+      const size_t out_left = static_cast<size_t>(lane[s].block_end - o[s]);
+      const size_t in_left = static_cast<size_t>(r[s].limit - r[s].p);
+      n = std::min(n, out_left < kRoom ? 0 : (out_left - kRoom) / kAdvance + 1);
+      n = std::min(n, in_left < 8 + kInAdvance ? 0 : (in_left - 8) / kInAdvance);  // the last refill loads 8 bytes
+    }
+    return n;
+  };
+  auto refill = [](BitReader& rd, uint64_t& b) {
+    const uint64_t used = static_cast<uint64_t>(__builtin_clzll(b));  // b > 0: the sentinel
+    rd.p += used >> 3;
+    b = (load_u64(rd.p) | kSentinel) >> (used & 7);
+  };
+  const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
+  bool ran = false;
+  for (size_t rounds; (rounds = safe_rounds()) != 0;)
+    for (ran = true; rounds; --rounds) {
+      refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
+#define TENZIP_STEP(b, o, t)                                        \
+      {                                                             \
+        const uint64_t e = t[multi_index(b)];                       \
+        b >>= e & 63;                                               \
+        const uint32_t syms = static_cast<uint32_t>(e >> 8);        \
+        std::memcpy(o, &syms, 4);                                   \
+        o += e >> 56;                                               \
+      }
+      for (int i = 0; i < K; ++i) {
+        TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
+      }
+#undef TENZIP_STEP
+    }
+  if (!ran) return;  // nothing consumed: (p, buf, c) stand as the first refill left them
+  // Back to (p, buf, c): the last refill loaded the 8 bytes at p (inside `limit`) and p has
+  // not moved since.
+  r[0].c = static_cast<uint64_t>(__builtin_clzll(b0)); r[1].c = static_cast<uint64_t>(__builtin_clzll(b1));
+  r[2].c = static_cast<uint64_t>(__builtin_clzll(b2)); r[3].c = static_cast<uint64_t>(__builtin_clzll(b3));
+  for (int s = 0; s < 4; ++s) r[s].buf = load_u64(r[s].p);
   lane[0].out = o0; lane[1].out = o1; lane[2].out = o2; lane[3].out = o3;
 }
 
@@ -161,7 +212,7 @@ inline void huff_finish_block(BitReader& r, Lane& l, uint64_t mask, int k, bool 
 inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, size_t n, size_t block_size,
                          const HuffDecTable* const* block_tables, int bits, uint8_t* __restrict dst,
                          uint64_t consumed[4]) noexcept {
-  static const uint8_t kZeros[64] = {};
+  static const uint8_t kZeros[4096] = {};  // a finished stream's dummy input: enough for many rounds
   constexpr size_t kSink = 4096;
   alignas(64) uint8_t sink[kSink + 64];
   BitReader r[4] = {{stream[0], limit}, {stream[1], limit}, {stream[2], limit}, {stream[3], limit}};
@@ -170,9 +221,16 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
   const uint64_t mask = (uint64_t{1} << bits) - 1;
   const int k = 57 / bits;  // lookups per refill (57+ bits buffered): 6 for multi, 5 for 10-11 bits
   const bool multi = huff_use_multi(bits);
-  const size_t tail = multi ? static_cast<size_t>(4 * k + 4) : static_cast<size_t>(k);  // room for one round
   Lane lane[4];
   bool done[4];
+  constexpr int kMultiK = 56 / kHuffMultiBits;
+  // Whether stream s can go on in the lockstep loop: room for one more round in its block and,
+  // for multi tables (unchecked refills), in its input (after the up to 7 bytes its first refill moves on).
+  auto can_round = [&](int s) {
+    const size_t out_left = static_cast<size_t>(lane[s].block_end - lane[s].out);
+    if (!multi) return out_left >= static_cast<size_t>(k);
+    return out_left >= 4 * kMultiK + 4 && static_cast<size_t>(r[s].limit - r[s].p) >= 7 + 8 + kMultiInAdvance<kMultiK>;
+  };
   auto enter_block = [&](int s, size_t b) {
     Lane& l = lane[s];
     l.block = b;
@@ -204,11 +262,11 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
       r[s] = BitReader{kZeros, kZeros + sizeof(kZeros)};
     }
     if (!any) break;
-    if (multi) huff_lockstep<57 / kHuffMultiBits, true>(r, lane, mask);
-    else huff_lockstep<5, false>(r, lane, mask);  // bits >= 10: 5 lookups per refill
+    if (multi) huff_lockstep_multi<kMultiK>(r, lane);
+    else huff_lockstep_single<5>(r, lane, mask);  // bits >= 10: 5 lookups per refill
     for (int s = 0; s < 4; ++s) {
       Lane& l = lane[s];
-      if (done[s] || static_cast<size_t>(l.block_end - l.out) >= tail) continue;
+      if (done[s] || can_round(s)) continue;
       huff_finish_block(r[s], l, mask, k, multi);
       enter_block(s, l.block + 1);
     }
