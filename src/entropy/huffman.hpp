@@ -30,10 +30,10 @@ using HuffEncTable = std::array<HuffEncEntry, 256>;
 
 // Decoder tables. When every code of a stream fits in kHuffMultiBits (9) bits (exponent
 // codes average ~3 bits), `multi` is used: indexed by the next 9 bits, each entry decodes up
-// to four symbols. Its bytes, so that a lookup takes each field with one load: [0] the bits
-// used by all its symbols, [1..4] the symbols (first at [1]; a 4-byte store writes them and
-// the next store overwrites those past the count), [5..6] their code lengths (4 bits each,
-// first lowest), [7] their count 1..4.
+// to four symbols. Its bytes, so that one 8-byte load gives everything a lookup needs: [0] the
+// bits used by all its symbols (the shift count), [1..4] the symbols (first at [1]; a 4-byte
+// store writes them and the next store overwrites those past the count), [5..6] their code
+// lengths (4 bits each, first lowest; for the table builder), [7] their count 1..4.
 // Longer codes use `single`, indexed by the next `bits` bits (10 or 11), one symbol per
 // lookup: bits 0-7 symbol, 8-11 code length.
 inline constexpr int kHuffMultiBits = 9;
