@@ -2,6 +2,8 @@
 
 #include <xxhash.h>
 
+#include "util/cpu.hpp"
+
 #include <algorithm>
 #include <cstdio>
 
@@ -23,7 +25,11 @@ std::string num(uint64_t v) { return std::to_string(v); }
 
 }  // namespace
 
-uint64_t xxh3(std::span<const uint8_t> bytes) noexcept { return XXH3_64bits(bytes.data(), bytes.size()); }
+uint64_t xxh3_avx2(const void* data, size_t size) noexcept;  // xxh3_avx2.cpp
+
+uint64_t xxh3(std::span<const uint8_t> bytes) noexcept {
+  return cpu_has_avx2() ? xxh3_avx2(bytes.data(), bytes.size()) : XXH3_64bits(bytes.data(), bytes.size());
+}
 
 std::string hex(uint64_t v) {
   char buf[24];

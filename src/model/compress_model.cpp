@@ -2,8 +2,6 @@
 // between regions as `bytes`, in file order, with the tensor directory in the metadata.
 #include "model/compress_model.hpp"
 
-#include <xxhash.h>
-
 #include <algorithm>
 #include <array>
 #include <cmath>
@@ -11,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "container/format.hpp"
 #include "model/delta_kernels.hpp"
 #include "model/metadata.hpp"
 
@@ -56,13 +55,13 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
   ModelMeta meta;
   meta.format = layout.format;
   meta.file_size = file.size();
-  meta.file_xxh3 = XXH3_64bits(file.data(), file.size());
+  meta.file_xxh3 = detail::xxh3(file);
   meta.tensors = layout.tensors;
 
   // Base regions by name: a region is stored as a delta when name, dtype and size all match.
   std::map<std::string, const formats::Region*> base_by_name;
   if (base_layout) {
-    meta.base = BaseInfo{base.size(), XXH3_64bits(base.data(), base.size())};
+    meta.base = BaseInfo{base.size(), detail::xxh3(base)};
     for (const auto& r : base_layout->regions) base_by_name.emplace(r.name, &r);  // first wins on duplicates
   }
 
@@ -111,7 +110,7 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
       const uint8_t* old = base.data() + br->offset;
       e.delta = choose_delta(cur, old, r.size, es);
       e.base_offset = br->offset;
-      e.base_xxh3 = XXH3_64bits(old, br->size);
+      e.base_xxh3 = detail::xxh3({old, br->size});
       scratch.resize(static_cast<size_t>(std::min<uint64_t>(kPiece, r.size)));
       for (uint64_t done = 0; done < r.size;) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(kPiece, r.size - done));  // kPiece is a multiple of 4

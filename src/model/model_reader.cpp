@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "container/format.hpp"
 #include "model/delta_kernels.hpp"
 #include "model/metadata.hpp"
 #include "parallel/thread_pool.hpp"
@@ -79,7 +80,7 @@ struct ModelReader::Impl {
 
   // Checks that the base bytes a delta region needs are the ones it was written against.
   void check_base_region(const RegionEntry& r, std::span<const uint8_t> base) const {
-    const uint64_t h = XXH3_64bits(base.data() + r.base_offset, r.region.size);
+    const uint64_t h = detail::xxh3(base.subspan(r.base_offset, r.region.size));
     if (h != r.base_xxh3)
       throw Error(Errc::invalid_argument, "wrong base file: region '" + r.region.name + "' at base offset " +
                                               std::to_string(r.base_offset) + " hashes to " + hex64(h) +

@@ -1,6 +1,7 @@
 // Chunk codec and its parts: Huffman tables, stream modes, split kernels. Round trips are
 // compared byte for byte; the portable and AVX2 kernels are checked against each other.
 #include <gtest/gtest.h>
+#include <xxhash.h>
 
 #include <algorithm>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "codec/chunk_codec.hpp"
+#include "container/format.hpp"
 #include "entropy/huffman.hpp"
 #include "entropy/huffman_dispatch.hpp"
 #include "entropy/stream_coder.hpp"
@@ -308,6 +310,23 @@ TEST(HuffKernels, BlockHistogramsMatchAPlainCount) {
           ASSERT_EQ(total, total_want);
         }
       }
+}
+
+// The chunk checksums use an AVX2 build of XXH3 (container/xxh3_avx2.cpp) when the CPU has
+// it: it must be the very function the system library computes, at every length class of
+// XXH3 (0, 1-3, 4-8, 9-16, 17-128, 129-240, long inputs with a partial last stripe/block).
+TEST(Checksum, Avx2BuildEqualsLibxxhash) {
+  std::mt19937 rng(7);
+  std::vector<uint8_t> buf(300000);
+  for (auto& b : buf) b = static_cast<uint8_t>(rng());
+  for (size_t n : {size_t{0}, size_t{1}, size_t{3}, size_t{4}, size_t{8}, size_t{9}, size_t{16}, size_t{17}, size_t{128},
+                   size_t{129}, size_t{240}, size_t{241}, size_t{1023}, size_t{1024}, size_t{1025}, size_t{65536},
+                   size_t{131071}, size_t{300000}})
+    for (size_t off : {size_t{0}, size_t{1}, size_t{7}}) {
+      const size_t len = std::min(n, buf.size() - off);
+      EXPECT_EQ(xxh3({buf.data() + off, len}), XXH3_64bits(buf.data() + off, len)) << "length " << len << " offset " << off;
+    }
+  EXPECT_EQ(xxh3({}), UINT64_C(0x2D06800538D394C2));  // XXH3_64bits of no bytes, from the xxHash spec's test vectors
 }
 
 TEST(SplitKernels, PortableAndAvx2AgreeAndInvert) {
