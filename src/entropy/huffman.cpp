@@ -135,7 +135,7 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
     const uint64_t e = (uint64_t{4} << 56) | (sym * 0x0101010100ull);
     for (uint32_t i = 0; i < size; ++i) {
       if (multi) out.multi[i] = e;
-      else out.single[i] = static_cast<uint16_t>(sym);
+      else out.single[i] = static_cast<uint16_t>(sym << 8);  // code length 0
     }
     return;
   }
@@ -153,7 +153,7 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
   // One symbol per index: a valid table is a complete code, so every entry gets written.
   uint16_t* single = out.single.data();
   for (int c = 0; c < n_present; ++c) {
-    const uint16_t e = static_cast<uint16_t>(present[c].sym | (present[c].len << 8));
+    const uint16_t e = static_cast<uint16_t>(present[c].len | (present[c].sym << 8));
     for (uint32_t i = present[c].rev; i < size; i += 1u << present[c].len) single[i] = e;
   }
 }

@@ -35,7 +35,7 @@ using HuffEncTable = std::array<HuffEncEntry, 256>;
 // store writes them and the next store overwrites those past the count), [5..6] their code
 // lengths (4 bits each, first lowest; for the table builder), [7] their count 1..4.
 // Longer codes use `single`, indexed by the next `bits` bits (10 or 11), one symbol per
-// lookup: bits 0-7 symbol, 8-11 code length.
+// lookup: bits 0-3 code length (the shift count), 8-15 symbol.
 inline constexpr int kHuffMultiBits = 9;
 struct HuffDecTable {
   std::array<uint64_t, 1u << kHuffMultiBits> multi;

@@ -72,73 +72,41 @@ struct Lane {
 };
 
 // Rounds of K lookups per stream while every stream has room for a full round, in its block
-// (output) and in readable memory (input). One symbol per lookup (`single` tables).
-template <int K>
-inline void huff_lockstep_single(BitReader* r, Lane* lane, uint64_t mask) noexcept {
-  uint64_t b0 = r[0].buf, b1 = r[1].buf, b2 = r[2].buf, b3 = r[3].buf;
-  uint64_t c0 = r[0].c, c1 = r[1].c, c2 = r[2].c, c3 = r[3].c;
-  uint8_t *o0 = lane[0].out, *o1 = lane[1].out, *o2 = lane[2].out, *o3 = lane[3].out;
-  // Counting rounds keeps the four block ends out of the hot loop (and out of registers).
-  auto safe_rounds = [&]() -> size_t {
-    size_t n = SIZE_MAX;
-    const uint8_t* o[4] = {o0, o1, o2, o3};
-    for (int s = 0; s < 4; ++s) n = std::min(n, static_cast<size_t>(lane[s].block_end - o[s]) / K);
-    return n;
-  };
-  auto refill_all = [&] {
-    r[0].c = c0; r[1].c = c1; r[2].c = c2; r[3].c = c3;
-    r[0].refill(); r[1].refill(); r[2].refill(); r[3].refill();
-    b0 = r[0].buf; b1 = r[1].buf; b2 = r[2].buf; b3 = r[3].buf;
-    c0 = r[0].c; c1 = r[1].c; c2 = r[2].c; c3 = r[3].c;
-  };
-  const uint16_t *t0 = lane[0].single, *t1 = lane[1].single, *t2 = lane[2].single, *t3 = lane[3].single;
-  for (size_t rounds; (rounds = safe_rounds()) != 0;)
-    for (; rounds; --rounds) {
-      refill_all();
-#define TENZIP_STEP(b, c, o, t)                \
-      {                                        \
-        const uint16_t e = t[(b >> c) & mask]; \
-        c += e >> 8;                           \
-        *o++ = static_cast<uint8_t>(e);        \
-      }
-      for (int i = 0; i < K; ++i) {
-        TENZIP_STEP(b0, c0, o0, t0) TENZIP_STEP(b1, c1, o1, t1) TENZIP_STEP(b2, c2, o2, t2) TENZIP_STEP(b3, c3, o3, t3)
-      }
-#undef TENZIP_STEP
-    }
-  r[0].c = c0; r[1].c = c1; r[2].c = c2; r[3].c = c3;
-  lane[0].out = o0; lane[1].out = o1; lane[2].out = o2; lane[3].out = o3;
-}
-
-// The same with `multi` tables (up to four symbols per lookup), in the form that needs the
-// fewest instructions per lookup: the bit buffer itself is shifted by each code (b >>= bits)
-// so no consumed-bit counter is kept, and a sentinel 1 bit placed above the loaded bits tells
-// at refill how many were consumed (its leading zeros). A lookup is then index, load, shift,
-// copy four symbols, advance the output: about 7 instructions, and only b, the output and the
-// table of each stream live in registers. A refill reads 8 bytes at the stream's position
-// without a bounds check: the round count is limited so that it stays inside `limit`.
-inline uint64_t multi_index(uint64_t b) noexcept {
+// (output) and in readable memory (input). Multi tables give up to four symbols per lookup
+// (9-bit index), single tables one (`bits`-bit index, 10 or 11).
+//
+// The form needs few instructions per lookup and a short dependency chain: the bit buffer
+// itself is shifted by each code (b >>= bits, the entry's low byte), so no consumed-bit
+// counter is kept, and a sentinel 1 bit placed above the loaded bits tells at refill how many
+// were consumed (its leading zeros). A lookup is index (bzhi), one load, shift, store, so
+// ~7 cycles from one lookup of a stream to its next, and only b, the output and the table of
+// each stream live in registers. A refill reads 8 bytes at the stream's position without a
+// bounds check: the round count is limited so that it stays inside `limit`.
+inline uint64_t low_bits(uint64_t b, unsigned n) noexcept {
 #if defined(__BMI2__)
-  return _bzhi_u64(b, kHuffMultiBits);  // keeps b: one instruction instead of a copy and an and
+  return _bzhi_u64(b, n);  // keeps b: one instruction instead of a copy and an and
 #else
-  return b & kMultiMask;
+  return b & ((uint64_t{1} << n) - 1);
 #endif
 }
-template <int K>
-constexpr size_t kMultiInAdvance = (7 + K * kHuffMultiBits) / 8;  // bytes a refill may move a stream on
-template <int K>
-inline void huff_lockstep_multi(BitReader* r, Lane* lane) noexcept {
-  static_assert(K * kHuffMultiBits <= 56, "a round must fit in the 56+ bits after a refill");
+template <int K, int kBits>
+constexpr size_t kInAdvance = (7 + K * kBits) / 8;  // bytes a refill may move a stream on
+
+template <int K, bool kMulti>
+inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
+  constexpr int kMaxBits = kMulti ? kHuffMultiBits : kHuffMaxBits;
+  static_assert(K * kMaxBits <= 56, "a round must fit in the 56+ bits after a refill");
   constexpr uint64_t kSentinel = uint64_t{1} << 63;
-  constexpr size_t kRoom = 4 * K + 4;  // output: each lookup writes 4 bytes, keeps 1..4
-  constexpr size_t kAdvance = 4 * K;
-  constexpr size_t kInAdvance = kMultiInAdvance<K>;
+  constexpr size_t kRoom = kMulti ? 4 * K + 4 : K;  // output: a multi lookup writes 4 bytes, keeps 1..4
+  constexpr size_t kAdvance = kMulti ? 4 * K : K;
+  constexpr size_t kIn = kInAdvance<K, kMaxBits>;
   for (int s = 0; s < 4; ++s) r[s].refill();  // c < 8 from here on
   // From (p, buf = the 8 bytes at p, c consumed) to the sentinel form: the 63 - c bits above
   // bit c of buf (>= 56), then the sentinel.
   auto load = [](const BitReader& rd) { return (rd.buf | kSentinel) >> rd.c; };
   uint64_t b0 = load(r[0]), b1 = load(r[1]), b2 = load(r[2]), b3 = load(r[3]);
   uint8_t *o0 = lane[0].out, *o1 = lane[1].out, *o2 = lane[2].out, *o3 = lane[3].out;
+  // Counting rounds keeps the four block ends and input ends out of the hot loop.
   auto safe_rounds = [&]() -> size_t {
     size_t n = SIZE_MAX;
     const uint8_t* o[4] = {o0, o1, o2, o3};
@@ -146,7 +114,7 @@ inline void huff_lockstep_multi(BitReader* r, Lane* lane) noexcept {
       const size_t out_left = static_cast<size_t>(lane[s].block_end - o[s]);
       const size_t in_left = static_cast<size_t>(r[s].limit - r[s].p);
       n = std::min(n, out_left < kRoom ? 0 : (out_left - kRoom) / kAdvance + 1);
-      n = std::min(n, in_left < 8 + kInAdvance ? 0 : (in_left - 8) / kInAdvance);  // the last refill loads 8 bytes
+      n = std::min(n, in_left < 8 + kIn ? 0 : (in_left - 8) / kIn);  // the last refill loads 8 bytes
     }
     return n;
   };
@@ -155,24 +123,43 @@ inline void huff_lockstep_multi(BitReader* r, Lane* lane) noexcept {
     rd.p += used >> 3;
     b = (load_u64(rd.p) | kSentinel) >> (used & 7);
   };
-  const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
   bool ran = false;
-  for (size_t rounds; (rounds = safe_rounds()) != 0;)
-    for (ran = true; rounds; --rounds) {
-      refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
+  if constexpr (kMulti) {
+    const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
+    for (size_t rounds; (rounds = safe_rounds()) != 0;)
+      for (ran = true; rounds; --rounds) {
+        refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
 #define TENZIP_STEP(b, o, t)                                        \
-      {                                                             \
-        const uint64_t e = t[multi_index(b)];                       \
-        b >>= e & 63;                                               \
-        const uint32_t syms = static_cast<uint32_t>(e >> 8);        \
-        std::memcpy(o, &syms, 4);                                   \
-        o += e >> 56;                                               \
-      }
-      for (int i = 0; i < K; ++i) {
-        TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
-      }
+        {                                                           \
+          const uint64_t e = t[low_bits(b, kHuffMultiBits)];        \
+          b >>= e & 63;                                             \
+          const uint32_t syms = static_cast<uint32_t>(e >> 8);      \
+          std::memcpy(o, &syms, 4);                                 \
+          o += e >> 56;                                             \
+        }
+        for (int i = 0; i < K; ++i) {
+          TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
+        }
 #undef TENZIP_STEP
-    }
+      }
+  } else {
+    const uint16_t *t0 = lane[0].single, *t1 = lane[1].single, *t2 = lane[2].single, *t3 = lane[3].single;
+    for (size_t rounds; (rounds = safe_rounds()) != 0;)
+      for (ran = true; rounds; --rounds) {
+        refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
+#define TENZIP_STEP(b, o, t, i)                                     \
+        {                                                           \
+          const uint32_t e = t[low_bits(b, bits)];                  \
+          b >>= e & 63;                                             \
+          o[i] = static_cast<uint8_t>(e >> 8);                      \
+        }
+        for (int i = 0; i < K; ++i) {
+          TENZIP_STEP(b0, o0, t0, i) TENZIP_STEP(b1, o1, t1, i) TENZIP_STEP(b2, o2, t2, i) TENZIP_STEP(b3, o3, t3, i)
+        }
+#undef TENZIP_STEP
+        o0 += K; o1 += K; o2 += K; o3 += K;
+      }
+  }
   if (!ran) return;  // nothing consumed: (p, buf, c) stand as the first refill left them
   // Back to (p, buf, c): the last refill loaded the 8 bytes at p (inside `limit`) and p has
   // not moved since.
@@ -194,8 +181,8 @@ inline void huff_finish_block(BitReader& r, Lane& l, uint64_t mask, int k, bool 
         *l.out++ = e[1];
       } else {
         const uint16_t e = l.single[(r.buf >> r.c) & mask];
-        r.c += e >> 8;
-        *l.out++ = static_cast<uint8_t>(e);
+        r.c += e & 15;
+        *l.out++ = static_cast<uint8_t>(e >> 8);
       }
     }
   }
@@ -223,13 +210,14 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
   const bool multi = huff_use_multi(bits);
   Lane lane[4];
   bool done[4];
-  constexpr int kMultiK = 56 / kHuffMultiBits;
-  // Whether stream s can go on in the lockstep loop: room for one more round in its block and,
-  // for multi tables (unchecked refills), in its input (after the up to 7 bytes its first refill moves on).
+  constexpr int kMultiK = 56 / kHuffMultiBits, kSingleK = 56 / kHuffMaxBits;  // lookups per round: 6, 5
+  // Whether stream s can go on in the lockstep loop: room for one more round in its block and
+  // in its input (after the up to 7 bytes its first refill moves on).
   auto can_round = [&](int s) {
     const size_t out_left = static_cast<size_t>(lane[s].block_end - lane[s].out);
-    if (!multi) return out_left >= static_cast<size_t>(k);
-    return out_left >= 4 * kMultiK + 4 && static_cast<size_t>(r[s].limit - r[s].p) >= 7 + 8 + kMultiInAdvance<kMultiK>;
+    const size_t in_left = static_cast<size_t>(r[s].limit - r[s].p);
+    if (multi) return out_left >= 4 * kMultiK + 4 && in_left >= 7 + 8 + kInAdvance<kMultiK, kHuffMultiBits>;
+    return out_left >= kSingleK && in_left >= 7 + 8 + kInAdvance<kSingleK, kHuffMaxBits>;
   };
   auto enter_block = [&](int s, size_t b) {
     Lane& l = lane[s];
@@ -262,8 +250,8 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
       r[s] = BitReader{kZeros, kZeros + sizeof(kZeros)};
     }
     if (!any) break;
-    if (multi) huff_lockstep_multi<kMultiK>(r, lane);
-    else huff_lockstep_single<5>(r, lane, mask);  // bits >= 10: 5 lookups per refill
+    if (multi) huff_lockstep<kMultiK, true>(r, lane, kHuffMultiBits);
+    else huff_lockstep<kSingleK, false>(r, lane, static_cast<unsigned>(bits));
     for (int s = 0; s < 4; ++s) {
       Lane& l = lane[s];
       if (done[s] || can_round(s)) continue;
