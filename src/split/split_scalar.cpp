@@ -16,11 +16,12 @@ const SplitKernels& split_kernels() noexcept {
 
 const char* stream_name(DType dtype, int stream) noexcept {
   switch (dtype) {
-    case DType::bf16:
+    // Streams hold bytes of the element rotated left by one bit (sign in bit 0): doc/FORMAT.md 12.1.
+    case DType::bf16: return stream == 0 ? "exponent" : "sign+mantissa";
     case DType::fp32:
       if (stream == 0) return "exponent";
-      if (stream == 1) return "sign+mantissa_hi";
-      return stream == 2 ? "mantissa_mid" : "mantissa_lo";
+      if (stream == 1) return "mantissa_hi";
+      return stream == 2 ? "mantissa_mid" : "sign+mantissa_lo";
     case DType::fp16: return stream == 0 ? "exponent+mantissa_hi" : "sign+mantissa_lo";
     case DType::fp8_e4m3:
     case DType::fp8_e5m2: return "byte";
