@@ -123,7 +123,19 @@ void huff_build_encoder(const HuffLengths& h, HuffEncTable& out) noexcept {
   uint32_t codes[256] = {};
   canonical_codes(h, codes);
   for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) out[s] = (uint64_t{reverse_bits(codes[s], h.len[s])} << (64 - h.len[s])) | h.len[s];
+    if (h.len[s]) out[s] = (uint64_t{reverse_bits(codes[s], h.len[s])} << (63 - h.len[s])) | h.len[s];
+}
+
+void huff_build_pair_encoder(const HuffLengths& h, const HuffEncTable& enc, HuffPairEntry* pairs) noexcept {
+  const int lo = h.min_sym, hi = h.max_sym;
+  for (int b = lo; b <= hi; ++b) {
+    if (h.len[b] == 0 && h.max_len > 0) continue;  // (a one-symbol code has length 0)
+    const uint64_t eb = enc[b];
+    const unsigned lb = static_cast<unsigned>(eb & 255);
+    HuffPairEntry* row = pairs + (b << 8);
+    // a's code moves down by b's length to make room for b's; the low bytes add up.
+    for (int a = lo; a <= hi; ++a) row[a] = (((enc[a] & ~uint64_t{255}) >> lb) | eb) + (enc[a] & 255);
+  }
 }
 
 void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexcept {

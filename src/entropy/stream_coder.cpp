@@ -72,6 +72,9 @@ void set_range(Cluster& a, int d) noexcept {
   while (a.hi > 0 && a.c[a.hi] == 0) --a.hi;
 }
 
+// Pair tables (HuffPairEntry) of one stream take at most this many 256-entry rows in all.
+constexpr size_t kPairRows = 512;
+
 constexpr size_t kProbeSlice = 2048;
 // zstd's fast levels match from 4 or 5 bytes, which on skewed bytes (exponents) finds a
 // match almost everywhere, mostly too short to pay: from 7 bytes the frame comes out smaller
@@ -89,6 +92,7 @@ struct StreamEncoder::Scratch {
   HuffTree trees[kHuffMaxTables];
   HuffLengths lengths[kHuffMaxTables];
   HuffEncTable enc[kHuffMaxTables];
+  std::unique_ptr<HuffPairEntry[]> pairs;  // kPairRows rows of pair entries, after 256 rows of room
   std::vector<uint8_t> bits[4];
   std::vector<uint8_t> zbuf;
   ZSTD_CCtx* cctx = nullptr;
@@ -352,9 +356,41 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   const size_t huff_estimate = header + huff_bits / 8 + 4;
 
   if (!huff_hopeless && huff_estimate < best_size) {
-    const HuffEncTable* bt[kMaxBlocks];
-    for (int t = 0; t < n_tables; ++t) huff_build_encoder(S.lengths[t], S.enc[t]);
-    for (int b = 0; b < n_blocks; ++b) bt[b] = &S.enc[block_table[b]];
+    // Pair tables halve the coding loop's work. Their rows (second symbols) and columns
+    // (first symbols) span the table's symbol range: cheap to build for small alphabets
+    // (exponents: ~25 symbols), not worth it for wide ones.
+    size_t rows = 0, cells = 0;
+    for (int t = 0; t < n_tables; ++t) {
+      const HuffLengths& L = S.lengths[t];
+      huff_build_encoder(L, S.enc[t]);
+      const size_t range = static_cast<size_t>(L.max_sym - L.min_sym + 1);
+      size_t coded = 0;
+      for (int s = L.min_sym; s <= L.max_sym; ++s) coded += L.len[s] != 0;
+      rows += range;
+      cells += range * coded;
+    }
+    const bool use_pairs = rows <= kPairRows && cells <= n / 4;
+    const HuffPairEntry* pair_tables[kHuffMaxTables];
+    if (use_pairs) {
+      if (!S.pairs) S.pairs = std::make_unique_for_overwrite<HuffPairEntry[]>((256 + kPairRows) * 256);
+      // Table t's entries lie at indices [min_sym * 257, max_sym * 257] from its base: the
+      // bases are offset so that the tables' used rows follow each other (in bounds: >= 1 row
+      // of room before each).
+      size_t row = 256;
+      for (int t = 0; t < n_tables; ++t) {
+        const HuffLengths& L = S.lengths[t];
+        HuffPairEntry* base = S.pairs.get() + (row - static_cast<size_t>(L.min_sym)) * 256;
+        huff_build_pair_encoder(L, S.enc[t], base);
+        pair_tables[t] = base;
+        row += static_cast<size_t>(L.max_sym - L.min_sym + 1);
+      }
+    }
+    const HuffEncEntry* bt[kMaxBlocks];
+    const HuffPairEntry* bp[kMaxBlocks];
+    for (int b = 0; b < n_blocks; ++b) {
+      bt[b] = S.enc[block_table[b]].data();
+      bp[b] = use_pairs ? pair_tables[block_table[b]] : nullptr;
+    }
     uint8_t* bufs[4];
     // A stream codes whole blocks: up to ceil(n_blocks / 4) of them.
     const size_t max_stream_syms = std::min(n, ((n_blocks + 3) / 4) * block_size);
@@ -363,7 +399,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
       bufs[s] = S.bits[s].data();
     }
     size_t sizes[4];
-    K.encode4(syms, n, block_size, bt, bufs, sizes);
+    K.encode4(syms, n, block_size, bt, use_pairs ? bp : nullptr, bufs, sizes);
     const size_t total_size = header - 5 + sizes[0] + sizes[1] + sizes[2] + sizes[3];  // after mode + u32
     if (5 + total_size < best_size) {
       out.push_back(static_cast<uint8_t>(StreamMode::huff));
