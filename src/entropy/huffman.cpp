@@ -122,8 +122,18 @@ void huff_build_encoder(const HuffLengths& h, HuffEncTable& out) noexcept {
   if (h.max_sym < h.min_sym) return;
   uint32_t codes[256] = {};
   canonical_codes(h, codes);
-  for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) out[s] = (uint64_t{reverse_bits(codes[s], h.len[s])} << (63 - h.len[s])) | h.len[s];
+  // Bit reversal by bytes: two lookups instead of a loop per bit. A code of len bits reversed
+  // as 16 bits lies in the top len of them: << 47 puts it just below bit 63.
+  static constexpr auto kRev8 = [] {
+    std::array<uint8_t, 256> t{};
+    for (int b = 0; b < 256; ++b)
+      for (int i = 0; i < 8; ++i) t[b] = static_cast<uint8_t>(t[b] | (((b >> i) & 1) << (7 - i)));
+    return t;
+  }();
+  for (int s = h.min_sym; s <= h.max_sym; ++s) {
+    const uint64_t rev16 = (uint64_t{kRev8[codes[s] & 255]} << 8) | kRev8[(codes[s] >> 8) & 255];
+    if (h.len[s]) out[s] = (rev16 << 47) | h.len[s];
+  }
 }
 
 void huff_build_pair_encoder(const HuffLengths& h, const HuffEncTable& enc, HuffPairEntry* pairs) noexcept {

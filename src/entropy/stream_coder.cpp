@@ -211,8 +211,9 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   }
   uint32_t total[256] = {};
   K.histogram_blocks(syms, n, block_size, S.block_hist, total);
-  int distinct = 0, last = 0;
-  for (int s = 0; s < 256; ++s) if (total[s]) { ++distinct; last = s; }
+  int distinct = 0, first = 256, last = 0;
+  for (int s = 0; s < 256; ++s)
+    if (total[s]) { ++distinct; first = std::min(first, s); last = s; }
   if (distinct == 1) {
     out.push_back(static_cast<uint8_t>(StreamMode::constant));
     out.push_back(static_cast<uint8_t>(last));
@@ -328,9 +329,9 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     const uint32_t* h = n_tables == 1 ? total : S.block_hist[b];
     uint64_t best_bits = UINT64_MAX;
     int best_t = 0;
-    int lo = 0, hi = 255;  // the block's symbol range
-    while (lo < 255 && !h[lo]) ++lo;
-    while (hi > 0 && !h[hi]) --hi;
+    int lo = first, hi = last;  // the block's symbol range: within the stream's
+    while (!h[lo]) ++lo;
+    while (!h[hi]) --hi;
     for (int t = 0; t < n_tables; ++t) {
       const HuffLengths& L = S.lengths[t];
       bool covers = L.min_sym <= lo && hi <= L.max_sym;
