@@ -17,13 +17,18 @@ namespace {
 constexpr int kMaxBlocks = 64;  // clustering is quadratic in blocks: coarser blocks beyond this
 
 // c * log2(c), cached for small counts: the clustering cost function evaluates it a lot.
-double nlogn(uint64_t c) noexcept {
+// The table is fetched once per stream (nlogn_table) and passed down: a function-local
+// static would check its guard on every call.
+const float* nlogn_table() noexcept {
   struct Table {
     float v[65537];
     Table() { v[0] = 0; for (int c = 1; c <= 65536; ++c) v[c] = static_cast<float>(c * std::log2(static_cast<double>(c))); }
   };
   static const Table t;
-  return c <= 65536 ? t.v[c] : static_cast<double>(c) * std::log2(static_cast<double>(c));
+  return t.v;
+}
+double nlogn(uint64_t c, const float* nl) noexcept {
+  return c <= 65536 ? nl[c] : static_cast<double>(c) * std::log2(static_cast<double>(c));
 }
 
 void put_u32(std::vector<uint8_t>& out, uint32_t v) {
@@ -53,16 +58,16 @@ double description_bits(const uint8_t* syms, int lo, int hi) noexcept {
   return 128.0 + 8.0 * (2 + (syms[hi] - syms[lo] + 2) / 2);
 }
 
-double cluster_cost(const Cluster& a, const uint8_t* syms) noexcept {
-  double bits = nlogn(a.n);
-  for (int k = a.lo; k <= a.hi; ++k) bits -= nlogn(a.c[k]);
+double cluster_cost(const Cluster& a, const uint8_t* syms, const float* nl) noexcept {
+  double bits = nlogn(a.n, nl);
+  for (int k = a.lo; k <= a.hi; ++k) bits -= nlogn(a.c[k], nl);
   return bits + description_bits(syms, a.lo, a.hi);
 }
 
-double merge_delta(const Cluster& a, const Cluster& b, const uint8_t* syms) noexcept {
+double merge_delta(const Cluster& a, const Cluster& b, const uint8_t* syms, const float* nl) noexcept {
   const int lo = std::min(a.lo, b.lo), hi = std::max(a.hi, b.hi);
-  double bits = nlogn(a.n + b.n);
-  for (int k = lo; k <= hi; ++k) bits -= nlogn(uint64_t{a.c[k]} + b.c[k]);
+  double bits = nlogn(a.n + b.n, nl);
+  for (int k = lo; k <= hi; ++k) bits -= nlogn(uint64_t{a.c[k]} + b.c[k], nl);
   return bits + description_bits(syms, lo, hi) - a.cost - b.cost;
 }
 
@@ -171,6 +176,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
                                  LzHint* hint) {
   Scratch& S = *s_;
   const auto& K = huff_kernels();
+  const float* const nl = nlogn_table();
   const size_t mode_pos = out.size();
   auto emit_raw = [&] {
     out.resize(mode_pos);
@@ -201,8 +207,8 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     K.histogram(slices, taken, sample);
     taken = 0;
     for (int s = 0; s < 256; ++s) taken += sample[s];
-    double bits = nlogn(taken);
-    for (int s = 0; s < 256; ++s) bits -= nlogn(sample[s]);
+    double bits = nlogn(taken, nl);
+    for (int s = 0; s < 256; ++s) bits -= nlogn(sample[s], nl);
     if (bits > (1.0 - policy.min_huff_gain / 2) * 8.0 * static_cast<double>(taken)) {
       if (policy.zstd_probe_level > 0 && has_repeats(syms, n, 8.0, hint) && try_zstd_if_it_pays(S, syms, n, policy, out))
         return StreamMode::zstd;
@@ -223,8 +229,8 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   size_t best_size = n;  // RAW
   // Near-random streams (sign+mantissa bytes) stay RAW without building any table: the
   // order-0 bound, before table costs, already says HUFF cannot win by 1%.
-  double entropy_bits = nlogn(n);
-  for (int s = 0; s < 256; ++s) entropy_bits -= nlogn(total[s]);
+  double entropy_bits = nlogn(n, nl);
+  for (int s = 0; s < 256; ++s) entropy_bits -= nlogn(total[s], nl);
   // HUFF must save at least min_huff_gain: on near-random bytes a 1% gain is not worth a
   // decode several times slower than a copy.
   const bool huff_hopeless = entropy_bits > (1.0 - policy.min_huff_gain) * 8.0 * static_cast<double>(n);
@@ -259,20 +265,20 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
       a.n += b.n;
       a.lo = std::min(a.lo, b.lo);
       a.hi = std::max(a.hi, b.hi);
-      a.cost = cluster_cost(a, present);
+      a.cost = cluster_cost(a, present, nl);
     };
     for (int b = 0; b < n_blocks; ++b) {
       for (int k = 0; k < d; ++k) C[b].c[k] = S.block_hist[b][present[k]];
       C[b].n = std::min(block_size, n - (size_t(b) << block_log));
       set_range(C[b], d);
-      C[b].cost = cluster_cost(C[b], present);
+      C[b].cost = cluster_cost(C[b], present, nl);
       // Neighbouring blocks usually share statistics (one tensor): merged at once when that
       // saves bits, which leaves fewer clusters for the quadratic search below.
-      if (n_alive > 0 && merge_delta(C[alive[n_alive - 1]], C[b], present) < 0) merge_into(C[alive[n_alive - 1]], C[b]);
+      if (n_alive > 0 && merge_delta(C[alive[n_alive - 1]], C[b], present, nl) < 0) merge_into(C[alive[n_alive - 1]], C[b]);
       else alive[n_alive++] = b;
     }
     for (int x = 0; x < n_alive; ++x)
-      for (int y = x + 1; y < n_alive; ++y) S.delta[alive[x]][alive[y]] = merge_delta(C[alive[x]], C[alive[y]], present);
+      for (int y = x + 1; y < n_alive; ++y) S.delta[alive[x]][alive[y]] = merge_delta(C[alive[x]], C[alive[y]], present, nl);
     // Agglomerative: merge the pair that saves most (or costs least) until no merge saves
     // bits and no more than max_tables remain.
     while (n_alive > 1) {
@@ -289,7 +295,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
       for (int x = 0; x < n_alive; ++x) {
         if (x == bi) continue;
         const int p = std::min(alive[x], alive[bi]), q = std::max(alive[x], alive[bi]);
-        S.delta[p][q] = merge_delta(C[p], C[q], present);
+        S.delta[p][q] = merge_delta(C[p], C[q], present, nl);
       }
     }
     for (int t = 0; t < n_alive; ++t) {
