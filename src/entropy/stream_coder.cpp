@@ -362,6 +362,18 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   for (int t = 0; t < n_tables; ++t) header += huff_description_size(S.lengths[t]);
   const size_t huff_estimate = header + huff_bits / 8 + 4;
 
+  // ---- ZSTD, when the level asks for it: catches structure an order-0 coder cannot see.
+  // Tried before HUFF: a frame smaller than any HUFF section can be (its header and code
+  // bits) wins outright, without coding the Huffman bitstreams.
+  size_t z = 0;
+  if (zstd_level > 0) {
+    z = S.zstd(syms, n, zstd_level, zstd_level == policy.zstd_level ? 0 : kSkewedMinMatch);
+    if (z != 0 && 5 + z < std::min(best_size, header + huff_bits / 8)) {
+      S.emit_zstd(out, z);
+      return StreamMode::zstd;
+    }
+  }
+
   if (!huff_hopeless && huff_estimate < best_size) {
     // Pair tables halve the coding loop's work. Their rows (second symbols) and columns
     // (first symbols) span the table's symbol range: cheap to build for small alphabets
@@ -427,14 +439,10 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     }
   }
 
-  // ---- ZSTD, when the level asks for it: catches structure an order-0 coder cannot see.
-  if (zstd_level > 0) {
-    const size_t z = S.zstd(syms, n, zstd_level, zstd_level == policy.zstd_level ? 0 : kSkewedMinMatch);
-    if (z != 0 && 5 + z < best_size) {
-      out.resize(mode_pos);
-      S.emit_zstd(out, z);
-      return StreamMode::zstd;
-    }
+  if (z != 0 && 5 + z < best_size) {  // (zbuf still holds the frame)
+    out.resize(mode_pos);
+    S.emit_zstd(out, z);
+    return StreamMode::zstd;
   }
   if (out.size() == mode_pos) return emit_raw();
   return static_cast<StreamMode>(out[mode_pos]);
