@@ -109,6 +109,66 @@ void ExponentDecode(benchmark::State& st, int max_tables) {
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * n));
 }
 
+// The bf16 exponent stream split into 64K-symbol chunks, for the encoder kernels below.
+const std::vector<uint8_t>& bf16_exponents() {
+  static std::vector<uint8_t> hi;
+  if (hi.empty()) {
+    const auto& data = corpus("bf16");
+    const size_t n = data.size() / 2;
+    hi.resize(n);
+    std::vector<uint8_t> lo(n);
+    uint8_t* streams[2] = {hi.data(), lo.data()};
+    split(DType::bf16, data.data(), n, streams);
+  }
+  return hi;
+}
+
+// The Huffman encode kernel alone on the exponent stream, one code per chunk (built outside
+// the timing), with or without pair tables (their build is timed: the encoder pays it too).
+// Rate in symbols per second.
+void ExponentEncodeKernel(benchmark::State& st, bool pairs) {
+  const auto& hi = bf16_exponents();
+  const size_t n = hi.size(), block = 4096;
+  std::vector<HuffLengths> lengths;
+  std::vector<HuffEncTable> tables;
+  for (size_t i = 0; i < n; i += kChunk) {
+    uint32_t counts[256] = {};
+    for (size_t k = i; k < std::min(n, i + kChunk); ++k) counts[hi[k]]++;
+    lengths.emplace_back();
+    huff_build_lengths(counts, 9, lengths.back());
+    tables.emplace_back();
+    huff_build_encoder(lengths.back(), tables.back());
+  }
+  std::vector<HuffPairEntry> pair_table(65536);
+  std::vector<uint8_t> bufs[4];
+  uint8_t* out[4];
+  for (int s = 0; s < 4; ++s) { bufs[s].resize(kChunk * kHuffMaxBits / 8 + 64); out[s] = bufs[s].data(); }
+  const HuffEncEntry* bt[kChunk / 4096];
+  const HuffPairEntry* bp[kChunk / 4096];
+  for (auto _ : st)
+    for (size_t i = 0, c = 0; i < n; i += kChunk, ++c) {
+      if (pairs) huff_build_pair_encoder(lengths[c], tables[c], pair_table.data());
+      for (size_t b = 0; b < kChunk / block; ++b) { bt[b] = tables[c].data(); bp[b] = pair_table.data(); }
+      size_t sizes[4];
+      huff_kernels().encode4(hi.data() + i, std::min(kChunk, n - i), block, bt, pairs ? bp : nullptr, out, sizes);
+      benchmark::DoNotOptimize(sizes);
+    }
+  st.SetItemsProcessed(static_cast<int64_t>(st.iterations() * n));
+}
+
+// Per-block histograms of the exponent stream (the encoder's first pass over it), bytes per second.
+void ExponentHistograms(benchmark::State& st) {
+  const auto& hi = bf16_exponents();
+  static uint32_t rows[kChunk / 4096][256];
+  for (auto _ : st)
+    for (size_t i = 0; i < hi.size(); i += kChunk) {
+      uint32_t total[256] = {};
+      huff_kernels().histogram_blocks(hi.data() + i, std::min(kChunk, hi.size() - i), 4096, rows, total);
+      benchmark::DoNotOptimize(total);
+    }
+  st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * hi.size()));
+}
+
 void DecodeTableBuild(benchmark::State& st) {
   uint32_t counts[256] = {};
   const auto& data = corpus("bf16");
@@ -148,6 +208,9 @@ BENCHMARK_CAPTURE(ChunkEncode, fp16_l3, "fp16", 3)->Unit(benchmark::kMillisecond
 BENCHMARK_CAPTURE(ChunkDecode, fp16_l3, "fp16", 3)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(ExponentDecode, tables1, 1)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(ExponentDecode, tables8, 8)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ExponentEncodeKernel, single, false)->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(ExponentEncodeKernel, pairs, true)->Unit(benchmark::kMillisecond);
+BENCHMARK(ExponentHistograms)->Unit(benchmark::kMillisecond);
 BENCHMARK(DecodeTableBuild);
 BENCHMARK_CAPTURE(Split, split_fp32, false)->Unit(benchmark::kMillisecond);
 BENCHMARK_CAPTURE(Split, merge_fp32, true)->Unit(benchmark::kMillisecond);

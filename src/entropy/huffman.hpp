@@ -20,13 +20,17 @@ struct HuffLengths {
   int min_sym = 0, max_sym = 0;  // range of present symbols
 };
 
-// Encoder entry per symbol: the code bit-reversed (we write LSB-first) in the top `len` bits,
-// the length in the low 8 bits (as in zstd's huff0), so that appending a code to a bit buffer
-// filled from the top is `acc = (acc >> e) | e` (a shift uses the count's low 6 bits only; the
-// length bits land below the valid bits and are shifted out). 0 for an absent symbol and for
-// the zero-length code of a one-symbol table.
+// Encoder entry per symbol: the code bit-reversed (we write LSB-first) in the `len` bits below
+// bit 63 (which stays 0), the length in the low 8 bits (as in zstd's huff0), so that appending
+// a code to a bit buffer filled from the top is `acc = (acc >> e) | e` (a shift uses the
+// count's low 6 bits only; the length bits land below the valid bits and are shifted out).
+// 0 for an absent symbol and for the zero-length code of a one-symbol table.
 using HuffEncEntry = uint64_t;
 using HuffEncTable = std::array<HuffEncEntry, 256>;
+// Two codes in one entry, for small alphabets: the entry of symbol a followed by symbol b sits
+// at index a | b << 8 (two stream bytes loaded little-endian), in the same layout: a's code,
+// then b's, below bit 63, their summed length (at most 22) in the low byte.
+using HuffPairEntry = uint64_t;
 
 // Decoder tables. When every code of a stream fits in kHuffMultiBits (9) bits (exponent
 // codes average ~3 bits), `multi` is used: indexed by the next 9 bits, each entry decodes up
@@ -62,6 +66,10 @@ void huff_tree_lengths(const HuffTree& tree, int limit, HuffLengths& out) noexce
 // Exact coded size in bits of `counts` under `lengths`.
 uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& lengths) noexcept;
 void huff_build_encoder(const HuffLengths& lengths, HuffEncTable& out) noexcept;
+// Fills the pair entries of `enc` (built from `lengths`) whose two symbols both have a code:
+// pairs[a | b << 8] for such b and every a in [min_sym, max_sym] (entries of an absent a are
+// junk). Only indices from min_sym * 257 to max_sym * 257 are written.
+void huff_build_pair_encoder(const HuffLengths& lengths, const HuffEncTable& enc, HuffPairEntry* pairs) noexcept;
 // A code for the decode-table builders: bit-reversed (LSB-first) code value, length, symbol.
 struct HuffCode { uint16_t rev; uint8_t len; uint8_t sym; };
 

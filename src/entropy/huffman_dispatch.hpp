@@ -11,7 +11,10 @@ namespace tenzip::detail {
 struct RepeatHits { uint32_t queries, hits8, hits16; };
 
 struct HuffKernels {
-  void (*encode4)(const uint8_t*, size_t, size_t, const HuffEncTable* const*, uint8_t* const[4], size_t[4]);
+  // Codes n symbols in blocks of block_size into four bitstreams: block b with tables[b], or,
+  // if pair_tables is not null, pair_tables[b] (the same code, two symbols per lookup).
+  void (*encode4)(const uint8_t* syms, size_t n, size_t block_size, const HuffEncEntry* const* tables,
+                  const HuffPairEntry* const* pair_tables, uint8_t* const out[4], size_t sizes[4]);
   void (*decode4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const HuffDecTable* const*, int, uint8_t*, uint64_t[4]);
   void (*histogram)(const uint8_t*, size_t, uint32_t*);  // adds counts of n bytes into 256 bins
   // Per-block histograms of n bytes in blocks of block_size: out[b][256] (overwritten); the

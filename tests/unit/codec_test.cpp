@@ -219,7 +219,7 @@ TEST(Huffman, MultiSymbolEntriesMatchAGreedyDecode) {
         for (int s = L.min_sym; s <= L.max_sym && sym < 0; ++s) {
           const int l = static_cast<int>(enc[s] & 255);
           if ((L.max_len == 0 && s == L.min_sym) || (l && used_bits + l <= kHuffMultiBits &&
-                                                     ((j >> used_bits) & ((1u << l) - 1)) == (enc[s] >> (64 - l))))
+                                                     ((j >> used_bits) & ((1u << l) - 1)) == (enc[s] >> (63 - l))))
             sym = s, len = l;
         }
         if (sym < 0) break;
@@ -253,8 +253,8 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
   const HuffKernels* avx2 = huff_kernels_avx2();
   if (!avx2 || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2")) GTEST_SKIP() << "no AVX2/BMI2";
   const HuffKernels& scalar = huff_kernels_scalar();
-  for (int kind : {1, 2, 4, 5, 7})
-    for (size_t n : {1, 17, 4096, 20000, 65536}) {
+  for (int kind : {0, 1, 2, 4, 5, 7})
+    for (size_t n : {1, 17, 4096, 20000, 65535, 65536}) {
       const auto in = bytes_with(n, static_cast<uint32_t>(kind + n), kind);
       uint32_t counts[256] = {};
       for (uint8_t c : in) counts[c]++;
@@ -262,22 +262,27 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
       huff_build_lengths(counts, kind == 4 ? 11 : 9, L);
       HuffEncTable et;
       huff_build_encoder(L, et);
+      std::vector<HuffPairEntry> pairs(65536);
+      huff_build_pair_encoder(L, et, pairs.data());
       static HuffDecTable dt;
       huff_build_decoder(L, huff_table_bits(L.max_len), dt);
       const size_t block = 4096, n_blocks = (n - 1) / block + 1;
-      std::vector<const HuffEncTable*> etabs(n_blocks, &et);
+      std::vector<const HuffEncEntry*> etabs(n_blocks, et.data());
+      std::vector<const HuffPairEntry*> ptabs(n_blocks, pairs.data());
       std::vector<const HuffDecTable*> dtabs(n_blocks, &dt);
-      std::vector<uint8_t> bufs[2][4];
-      uint8_t* ptrs[2][4];
-      size_t sizes[2][4];
-      for (int k = 0; k < 2; ++k) {
+      // The portable and AVX2 kernels, each with and without pair tables: one output.
+      std::vector<uint8_t> bufs[4][4];
+      uint8_t* ptrs[4][4];
+      size_t sizes[4][4];
+      for (int k = 0; k < 4; ++k) {
         for (int s = 0; s < 4; ++s) { bufs[k][s].assign(n * 2 + 64, 0); ptrs[k][s] = bufs[k][s].data(); }
-        (k ? avx2 : &scalar)->encode4(in.data(), n, block, etabs.data(), ptrs[k], sizes[k]);
+        (k & 1 ? avx2 : &scalar)->encode4(in.data(), n, block, etabs.data(), k & 2 ? ptabs.data() : nullptr, ptrs[k], sizes[k]);
       }
-      for (int s = 0; s < 4; ++s) {
-        ASSERT_EQ(sizes[0][s], sizes[1][s]);
-        ASSERT_EQ(0, std::memcmp(ptrs[0][s], ptrs[1][s], sizes[0][s]));
-      }
+      for (int k = 1; k < 4; ++k)
+        for (int s = 0; s < 4; ++s) {
+          ASSERT_EQ(sizes[0][s], sizes[k][s]) << "variant " << k;
+          ASSERT_EQ(0, std::memcmp(ptrs[0][s], ptrs[k][s], sizes[0][s])) << "variant " << k;
+        }
       std::vector<uint8_t> packed;
       for (int s = 0; s < 4; ++s) packed.insert(packed.end(), ptrs[0][s], ptrs[0][s] + sizes[0][s]);
       const uint8_t* streams[4] = {packed.data(), nullptr, nullptr, nullptr};
@@ -295,7 +300,7 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
 TEST(HuffKernels, BlockHistogramsMatchAPlainCount) {
   const HuffKernels* avx2 = huff_kernels_avx2();
   const bool has_avx2 = avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
-  for (int kind : {0, 2, 3})
+  for (int kind : {0, 2, 3, 5})
     for (size_t n : {1, 7, 4095, 4096, 4097, 70000, 200003})
       for (size_t block : {4, 4096, 65536, 131072}) {
         const auto in = bytes_with(n, static_cast<uint32_t>(n + block + kind), kind);
