@@ -2,6 +2,9 @@
 // and whole-file decompression with checkpoint deltas undone against the base.
 #include <nlohmann/json.hpp>
 #include <xxhash.h>
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h>  // the whole-file XXH3 with the widest vector unit (see container/format.cpp)
+#endif
 
 #include <algorithm>
 #include <cinttypes>
