@@ -62,7 +62,9 @@ TEST(FormatsGuess, FindsFloatsAtOddOffsetsAndLeavesTextAndNoiseAlone) {
   formats::check_layout(l, f.size());
   EXPECT_GT(covered(l, DType::fp32, a32, text), (text - a32) * 70 / 100);
   for (const auto& r : l.regions)
-    if (r.dtype == DType::fp32 && r.offset < text) EXPECT_EQ(r.offset % 4, a32 % 4) << r.name;
+    if (r.dtype == DType::fp32 && r.offset < text) {
+      EXPECT_EQ(r.offset % 4, a32 % 4) << r.name;
+    }
   // Text and noise stay bytes (block granularity: allow one 64 KiB block of spill at each edge).
   const uint64_t spill = 2 * (64 << 10);
   EXPECT_LE(covered(l, DType::fp32, text, a16) + covered(l, DType::fp16, text, a16), spill);
