@@ -1,6 +1,7 @@
 // Compressor: stages input into batches of chunks, encodes a batch in parallel, emits frames
 // in file order, and keeps the index entries to write at finish(). compress() is a Compressor
-// writing into a vector.
+// writing into a vector. A batch's frames go to the sink while the next batch is encoded, so
+// the sink's copying does not leave the other workers idle.
 #include <algorithm>
 #include <cstring>
 #include <limits>
@@ -50,7 +51,10 @@ struct Compressor::Impl {
   std::vector<uint8_t> buf;  // staged bytes: those of `jobs`, then the open (unchunked) bytes
   size_t open_off = 0;       // start of the open bytes in buf
   std::vector<Job> jobs;
-  std::vector<std::vector<uint8_t>> frames;  // per job: frame header + payload
+  std::vector<std::vector<uint8_t>> frames;   // per job of the batch being encoded: frame header + payload
+  std::vector<std::vector<uint8_t>> pending;  // the previous batch's frames, not yet emitted ...
+  std::vector<uint32_t> pending_elems;        // ... and their element counts
+  size_t n_pending = 0;
 
   bool implicit_segment = true;  // segment 0 was not asked for; begin_segment() may replace it
   Index index;
@@ -152,12 +156,24 @@ struct Compressor::Impl {
     new_segment(dtype);
   }
 
+  // Emits the previous batch's frames and their index entries, in file order. Only the calling
+  // thread (worker 0) calls this.
+  void emit_pending() {
+    for (size_t j = 0; j < n_pending; ++j) {
+      const auto& f = pending[j];
+      index.chunks.push_back({out, static_cast<uint32_t>(f.size()), pending_elems[j], load_u64(&f[16])});
+      emit(f);
+    }
+    n_pending = 0;
+  }
+
   void flush() {
     if (jobs.empty()) return;
     ensure_header();
     const size_t n = jobs.size();
     if (frames.size() < n) frames.resize(n);
     pool.parallel_for(n, [&](size_t j, unsigned w) {
+      if (w == 0) emit_pending();  // the calling thread (worker 0): the sink runs where write() was called
       const Job& job = jobs[j];
       const uint8_t* src = job.direct ? job.direct : buf.data() + job.buf_off;
       const size_t bytes = size_t{job.n_elems} * dtype_size(job.dtype);
@@ -176,11 +192,11 @@ struct Compressor::Impl {
       const auto hb = encode_frame_header(h);
       std::memcpy(f.data(), hb.data(), hb.size());
     });
-    for (size_t j = 0; j < n; ++j) {
-      const auto& f = frames[j];
-      index.chunks.push_back({out, static_cast<uint32_t>(f.size()), jobs[j].n_elems, load_u64(&f[16])});
-      emit(f);
-    }
+    emit_pending();  // if the calling thread took no job
+    std::swap(frames, pending);
+    n_pending = n;
+    pending_elems.resize(n);
+    for (size_t j = 0; j < n; ++j) pending_elems[j] = jobs[j].n_elems;
     jobs.clear();
     buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(open_off));  // keep only open bytes
     open_off = 0;
@@ -189,6 +205,7 @@ struct Compressor::Impl {
   uint64_t finish() {
     close_segment();
     flush();
+    emit_pending();
     ensure_header();
     emit(encode_end_frame());
     index.metadata = std::move(metadata);
