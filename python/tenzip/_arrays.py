@@ -180,10 +180,16 @@ def as_input_bytes(data: Any, what: str = "data"):
         np = _numpy_module()
         a = data if data.flags.c_contiguous else np.ascontiguousarray(data)
         return a.reshape(-1).view(np.uint8)
+    return byte_view(data, f"tenzip: {what} must be a bytes-like object")
+
+
+def byte_view(data: Any, expected: str) -> memoryview:
+    """A 1-D uint8 memoryview of a buffer-protocol object, without copying unless it is not
+    contiguous; TypeError "<expected>, not <type>" for anything else."""
     try:
         mv = memoryview(data)
     except TypeError:
-        raise TypeError(f"tenzip: {what} must be a bytes-like object, not {type(data).__name__}") from None
+        raise TypeError(f"{expected}, not {type(data).__name__}") from None
     if not mv.c_contiguous:
         mv = memoryview(mv.tobytes())
     if mv.format != "B" or mv.ndim != 1:

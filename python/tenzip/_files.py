@@ -348,58 +348,65 @@ def _split_threads(jobs: list, threads: Optional[int]) -> Tuple[int, int]:
     return workers, max(1, T // workers)
 
 
-def _run_folder_jobs(jobs: list, workers: int, job: Callable, bar: "_Bar", tmp: _TempDir) -> None:
+def _code_folder(src, dst, verb, base, force, threads, progress, classify, code) -> str:
+    """What folder compression and decompression share: the tree mirrored into a temporary
+    folder, files that are not coded copied, the coded ones (classify(rel) -> (rel, coded, size))
+    coded in parallel, biggest first so that workers finish together, by
+    code(frm, rel, size, tmp_path, threads_per_file, base_dir, bar); then renamed into place."""
+    base_dir = _base_folder(base, verb)
+    entries = _list_folder(src)
+    tmp = _TempDir(dst, force)
     try:
-        _run_jobs(jobs, workers, job)
+        jobs = _mirror_tree(entries, tmp, classify)
+        jobs.sort(key=lambda j: (not j[1], -j[2]))
+        workers, per_file = _split_threads(jobs, threads)
+        bar = _Bar(sum(j[2] for j in jobs), f"{verb} {os.path.basename(src)}", progress)
+
+        def job(j):
+            rel, coded, size = j
+            frm = os.path.join(src, rel)
+            if not coded:
+                shutil.copy(frm, os.path.join(tmp.path, rel))
+                bar.update(size)
+                return
+            try:
+                code(frm, rel, size, tmp.path, per_file, base_dir, bar)
+            except TenzipError as e:
+                raise _named(e, frm) from None
+
+        try:
+            _run_jobs(jobs, workers, job)
+        finally:
+            bar.close()
+        tmp.commit()
     finally:
-        bar.close()
-    tmp.commit()
+        tmp.cleanup()
+    return dst
 
 
 def _compress_folder(src, dst, level, threads, fmt, base, force, progress) -> str:
     dst = src + SUFFIX if dst is None else _strip_slashes(os.fspath(dst))
-    base_dir = _base_folder(base, "compressing")
-    entries = _list_folder(src)
-    tmp = _TempDir(dst, force)
-    try:
 
-        def classify(rel):
-            with _Mapped(os.path.join(src, rel)) as m:
-                return (rel, _is_weight_file(m.path, m.view), m.size)
+    def classify(rel):
+        with _Mapped(os.path.join(src, rel)) as m:
+            return (rel, _is_weight_file(m.path, m.view), m.size)
 
-        jobs = _mirror_tree(entries, tmp, classify)
-        # Weight files first, biggest first, so that parallel workers finish together.
-        jobs.sort(key=lambda j: (not j[1], -j[2]))
-        workers, per_file = _split_threads(jobs, threads)
-        bar = _Bar(sum(j[2] for j in jobs), f"compressing {os.path.basename(src)}", progress)
+    def code(frm, rel, size, tmp_path, per_file, base_dir, bar):
+        bpath = os.path.join(base_dir, rel) if base_dir else None
+        with _Mapped(frm) as m:
+            b = _Mapped(bpath) if bpath and os.path.isfile(bpath) else None
+            try:
+                _write_new(
+                    os.path.join(tmp_path, rel + SUFFIX),
+                    m.mode,
+                    lambda fd: _compress_one(m, fd, level=level, threads=per_file, dtype=None, fmt=fmt, base=b,
+                                             cb=bar.callback()),  # fmt: skip
+                )
+            finally:
+                if b:
+                    b.close()
 
-        def job(j):
-            rel, weight, size = j
-            frm = os.path.join(src, rel)
-            if not weight:
-                shutil.copy(frm, os.path.join(tmp.path, rel))
-                bar.update(size)
-                return
-            bpath = os.path.join(base_dir, rel) if base_dir else None
-            with _Mapped(frm) as m:
-                b = _Mapped(bpath) if bpath and os.path.isfile(bpath) else None
-                try:
-                    _write_new(
-                        os.path.join(tmp.path, rel + SUFFIX),
-                        m.mode,
-                        lambda fd: _compress_one(m, fd, level=level, threads=per_file, dtype=None, fmt=fmt, base=b,
-                                                 cb=bar.callback()),  # fmt: skip
-                    )
-                except TenzipError as e:
-                    raise _named(e, frm) from None
-                finally:
-                    if b:
-                        b.close()
-
-        _run_folder_jobs(jobs, workers, job, bar, tmp)
-    finally:
-        tmp.cleanup()
-    return dst
+    return _code_folder(src, dst, "compressing", base, force, threads, progress, classify, code)
 
 
 # ---------------------------------------------------------------- decompress
@@ -449,49 +456,29 @@ def decompress_file(
 
 
 def _decompress_folder(src, dst, threads, base, force, progress) -> str:
-    base_dir = _base_folder(base, "decompressing")
-    entries = _list_folder(src)
-    tmp = _TempDir(dst, force)
-    try:
-        jobs = _mirror_tree(
-            entries, tmp,
-            lambda rel: (rel, rel.endswith(SUFFIX) and not os.path.basename(rel) == SUFFIX,
-                         os.path.getsize(os.path.join(src, rel))),
-        )  # fmt: skip
-        workers, per_file = _split_threads(jobs, threads)
-        bar = _Bar(sum(j[2] for j in jobs), f"decompressing {os.path.basename(src)}", progress)
+    def classify(rel):
+        packed = rel.endswith(SUFFIX) and not os.path.basename(rel) == SUFFIX
+        return (rel, packed, os.path.getsize(os.path.join(src, rel)))
 
-        def job(j):
-            rel, packed, size = j
-            frm = os.path.join(src, rel)
-            if not packed:
-                shutil.copy(frm, os.path.join(tmp.path, rel))
-                bar.update(size)
-                return
-            out_rel = rel[: -len(SUFFIX)]
-            with _Mapped(frm) as m:
-                b = None
-                try:
-                    needs = _ext.ModelReader(m.view).needs_base
-                    if needs:
-                        if base_dir is None:
-                            raise TenzipError(f"{frm}: a checkpoint delta; give the folder it was made against with base=OLD_DIR", "invalid_argument")
-                        bpath = os.path.join(base_dir, out_rel)
-                        if not os.path.isfile(bpath):
-                            raise FileNotFoundError(errno.ENOENT, f"the base of {frm} does not exist", bpath)
-                        b = _Mapped(bpath)
-                    cb = bar.callback()
-                    # progress counts container bytes here (the bar's total is the folder's size)
-                    _write_new(os.path.join(tmp.path, out_rel), m.mode,
-                               lambda fd: _decompress_one(m, fd, threads=per_file, base=b, cb=None))  # fmt: skip
-                    cb(size)
-                except TenzipError as e:
-                    raise _named(e, frm) from None
-                finally:
-                    if b:
-                        b.close()
+    def code(frm, rel, size, tmp_path, per_file, base_dir, bar):
+        out_rel = rel[: -len(SUFFIX)]
+        with _Mapped(frm) as m:
+            b = None
+            try:
+                if _ext.ModelReader(m.view).needs_base:
+                    if base_dir is None:
+                        raise TenzipError(f"{frm}: a checkpoint delta; give the folder it was made against with base=OLD_DIR", "invalid_argument")
+                    bpath = os.path.join(base_dir, out_rel)
+                    if not os.path.isfile(bpath):
+                        raise FileNotFoundError(errno.ENOENT, f"the base of {frm} does not exist", bpath)
+                    b = _Mapped(bpath)
+                cb = bar.callback()
+                # progress counts container bytes here (the bar's total is the folder's size)
+                _write_new(os.path.join(tmp_path, out_rel), m.mode,
+                           lambda fd: _decompress_one(m, fd, threads=per_file, base=b, cb=None))  # fmt: skip
+                cb(size)
+            finally:
+                if b:
+                    b.close()
 
-        _run_folder_jobs(jobs, workers, job, bar, tmp)
-    finally:
-        tmp.cleanup()
-    return dst
+    return _code_folder(src, dst, "decompressing", base, force, threads, progress, classify, code)

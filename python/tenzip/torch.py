@@ -23,7 +23,7 @@ from typing import Dict, Iterable, List, Optional, Union
 import torch
 
 from . import _ext
-from ._arrays import CHUNK_ELEMS, _level, _numpy_dtype, _threads, torch_bytes, torch_dtype_name
+from ._arrays import CHUNK_ELEMS, _level, _numpy_dtype, _threads, byte_view, torch_bytes, torch_dtype_name
 from ._errors import TenzipError
 from ._files import _Mapped
 from ._files import write_atomic
@@ -172,7 +172,7 @@ class _Source:
             self._mv = self._mapped.view
         else:
             self.path = "<bytes>"
-            self._mv = _as_memoryview(path_or_data)
+            self._mv = _source_bytes(path_or_data)
         self.size = self._mv.nbytes
 
     def close(self) -> None:
@@ -271,14 +271,8 @@ class _PlainSource(_Source):
             _ext.copy_into(v, 0, self._mv[self._data + e.begin : self._data + e.end])
 
 
-def _as_memoryview(data) -> memoryview:
-    try:
-        mv = memoryview(data)
-    except TypeError:
-        raise TypeError(f"expected a path or a bytes-like object, not {type(data).__name__}") from None
-    if not mv.c_contiguous:
-        mv = memoryview(mv.tobytes())
-    return mv if mv.format == "B" and mv.ndim == 1 else mv.cast("B")
+def _source_bytes(data) -> memoryview:
+    return byte_view(data, "expected a path or a bytes-like object")
 
 
 def _open_source(path_or_data) -> _Source:
@@ -286,7 +280,7 @@ def _open_source(path_or_data) -> _Source:
         with open(path_or_data, "rb") as f:
             head = f.read(8)
     else:
-        head = bytes(_as_memoryview(path_or_data)[:8])
+        head = bytes(_source_bytes(path_or_data)[:8])
     return _TnzSource(path_or_data) if head == TNZ_MAGIC else _PlainSource(path_or_data)
 
 

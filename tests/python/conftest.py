@@ -11,6 +11,22 @@ import pytest
 os.environ.setdefault("ONEDNN_MAX_CPU_ISA", "AVX512_CORE_BF16")
 
 
+def _damaged(data: bytes, rng, max_flips: int, truncate: bool) -> bytes:
+    """A copy of data with 1..max_flips random bits flipped, then cut at a random length if truncate."""
+    bad = bytearray(data)
+    for _ in range(int(rng.integers(1, max_flips + 1))):
+        bad[int(rng.integers(0, len(bad)))] ^= 1 << int(rng.integers(0, 8))
+    if truncate:
+        bad = bad[: int(rng.integers(0, len(bad)))]
+    return bytes(bad)
+
+
+@pytest.fixture
+def damage():
+    """_damaged, for the tests that feed damaged containers to the decoders."""
+    return _damaged
+
+
 @pytest.fixture(scope="session")
 def tenzip_cli():
     """The tenzip command (TENZIP, else build/tenzip), or skip the test."""
