@@ -21,8 +21,8 @@ namespace tenzip {
 inline constexpr int kVersionMajor = 0;
 inline constexpr int kVersionMinor = 1;
 inline constexpr int kVersionPatch = 0;
-inline constexpr uint16_t kFormatVersion = 1;  // the format version this library writes
-std::string_view version_string();  // "0.1.0"
+inline constexpr uint16_t kFormatVersion = 2;  // the format version this library writes (and the newest it reads)
+std::string_view version_string();  // "0.2.0"
 
 // ---------------------------------------------------------------- dtypes
 // The numeric code of each dtype is written into files: never renumber.
@@ -166,20 +166,22 @@ class Reader {
 };
 
 // Per-stream statistics of one chunk, for `tenzip inspect`.
+inline constexpr int kStreamModes = 5;  // stream modes 0..4 of doc/FORMAT.md
 struct StreamStats {
   std::string name;      // "exponent", "mantissa", "byte0", ...
-  uint8_t mode;          // see doc/FORMAT.md: 0 raw, 1 const, 2 huffman, 3 zstd
+  uint8_t mode;          // see doc/FORMAT.md: 0 raw, 1 const, 2 huffman, 3 zstd, 4 zstd of the elements
   uint64_t raw_size;
   uint64_t coded_size;
 };
 // Decodes chunk headers of a container and returns per-stream totals (summed over chunks,
-// grouped by dtype and stream name).
+// grouped by dtype and stream name). A chunk coded as zstd of its unsplit elements (mode 4)
+// counts as one stream named "elements".
 struct StreamSummary {
   DType dtype;
   std::string stream;
   uint64_t raw_size = 0;
   uint64_t coded_size = 0;
-  uint64_t chunks_by_mode[4] = {0, 0, 0, 0};
+  uint64_t chunks_by_mode[kStreamModes] = {};
 };
 std::vector<StreamSummary> summarize_streams(const Reader& reader);
 

@@ -181,7 +181,7 @@ std::vector<StreamSummary> summarize_streams(const Reader& reader) {
       StreamSummary& sum = out[it->second];
       sum.raw_size += st.raw_size;
       sum.coded_size += st.coded_size;
-      if (st.mode < 4) ++sum.chunks_by_mode[st.mode];
+      if (st.mode < kStreamModes) ++sum.chunks_by_mode[st.mode];
     }
   }
   std::stable_sort(out.begin(), out.end(), [](const StreamSummary& a, const StreamSummary& b) { return a.dtype < b.dtype; });

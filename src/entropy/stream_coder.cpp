@@ -119,9 +119,9 @@ struct StreamEncoder::Scratch {
     }
     return ZSTD_isError(z) ? 0 : z;
   }
-  // Appends a ZSTD stream (mode, section size, the frame in zbuf).
-  void emit_zstd(std::vector<uint8_t>& out, size_t z) const {
-    out.push_back(static_cast<uint8_t>(StreamMode::zstd));
+  // Appends a ZSTD (or ZSTD_ELEMENTS) stream: mode, section size, the frame in zbuf.
+  void emit_zstd(std::vector<uint8_t>& out, size_t z, StreamMode mode = StreamMode::zstd) const {
+    out.push_back(static_cast<uint8_t>(mode));
     put_u32(out, static_cast<uint32_t>(z));
     out.insert(out.end(), zbuf.data(), zbuf.data() + z);
   }
@@ -451,6 +451,15 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
   return static_cast<StreamMode>(out[mode_pos]);
 }
 
+bool StreamEncoder::replace_with_elements_zstd(const uint8_t* src, size_t bytes, int level, int min_match,
+                                               std::vector<uint8_t>& out, size_t start) {
+  const size_t z = s_->zstd(src, bytes, level, min_match);
+  if (z == 0 || z > UINT32_MAX || 5 + z >= out.size() - start) return false;
+  out.resize(start);
+  s_->emit_zstd(out, z, StreamMode::zstd_elements);
+  return true;
+}
+
 // ------------------------------------------------------------------------------ decoder
 struct StreamDecoder::Scratch {
   HuffDecTable tables[kHuffMaxTables];
@@ -462,12 +471,15 @@ struct StreamDecoder::Scratch {
 StreamDecoder::StreamDecoder() : s_(std::make_unique<Scratch>()) {}
 StreamDecoder::~StreamDecoder() = default;
 
-StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n) {
+StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n, bool chunk_level) {
   if (pos >= in.size()) truncated("missing stream header");
   const uint8_t mode = in[pos];
   switch (mode) {
     case uint8_t(StreamMode::raw): return {StreamMode::raw, 1 + n};
     case uint8_t(StreamMode::constant): return {StreamMode::constant, 2};
+    case uint8_t(StreamMode::zstd_elements):
+      if (!chunk_level) corrupt("mode 4 (zstd of the elements) is only valid as a chunk's first stream");
+      [[fallthrough]];
     case uint8_t(StreamMode::huff):
     case uint8_t(StreamMode::zstd): {
       if (in.size() - pos < 5) truncated("missing section size");
@@ -477,15 +489,17 @@ StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n) {
   }
 }
 
-const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst) {
-  const StreamHeader h = peek_stream(in, pos, n);
+const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst,
+                                     bool chunk_level) {
+  const StreamHeader h = peek_stream(in, pos, n, chunk_level);
   if (h.coded_size > in.size() - pos) truncated("section runs past the end of the chunk");
   const uint8_t* base = in.data() + pos;
   pos += h.coded_size;
   switch (h.mode) {
     case StreamMode::raw: return base + 1;
     case StreamMode::constant: std::memset(dst, base[1], n); return dst;
-    case StreamMode::zstd: {
+    case StreamMode::zstd:
+    case StreamMode::zstd_elements: {
       Scratch& S = *s_;
       if (!S.dctx) S.dctx = ZSTD_createDCtx();
       const size_t r = ZSTD_decompressDCtx(S.dctx, dst, n, base + 5, h.coded_size - 5);

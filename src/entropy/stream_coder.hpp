@@ -1,6 +1,8 @@
 // One byte stream <-> its coded form, choosing per stream the cheapest of four modes
 // (doc/FORMAT.md, "Stream"): RAW (stored), CONST (one repeated byte), HUFF (canonical Huffman
-// with up to 16 tables switched every block of 2^block_log symbols), ZSTD.
+// with up to 16 tables switched every block of 2^block_log symbols), ZSTD. A fifth mode,
+// ZSTD_ELEMENTS, codes a whole chunk's unsplit element bytes in one zstd frame (format
+// version 2); the chunk codec decides when to use it.
 #pragma once
 
 #include <cstddef>
@@ -13,7 +15,7 @@
 
 namespace tenzip::detail {
 
-enum class StreamMode : uint8_t { raw = 0, constant = 1, huff = 2, zstd = 3 };
+enum class StreamMode : uint8_t { raw = 0, constant = 1, huff = 2, zstd = 3, zstd_elements = 4 };
 inline constexpr int kHuffMaxTables = 16;
 inline constexpr size_t kHuffMaxBlocks = 4096;  // table-switch blocks per stream (format limit)
 
@@ -27,6 +29,11 @@ struct StreamPolicy {
   int zstd_probe_level = 0;     // if zstd_level == 0: probe a sample with zstd at this level
   bool skewed = false;          // the bytes are known to be skewed (exponents): skip the check
                                 // of a sample for near-random bytes
+  // Chunk level (ZSTD_ELEMENTS): zstd level for the whole chunk's element bytes; 0 = never.
+  // If not `element_lz_always`, only chunks whose sampled values repeat are tried.
+  int element_lz_level = 0;
+  int element_lz_min_match = 0;  // > 0: overrides the level's minimum match length
+  bool element_lz_always = false;
 };
 
 // Whether the bytes hold LZ structure (runs, repeats) that zstd could use. The streams of one
@@ -43,6 +50,11 @@ class StreamEncoder {
   // needs to, and stores the answer there).
   StreamMode encode(const uint8_t* syms, size_t n, const StreamPolicy& policy, std::vector<uint8_t>& out,
                     LzHint* hint = nullptr);
+  // Compresses `bytes` bytes at `src` (a chunk's elements as stored) with zstd at `level`
+  // (min_match > 0 overrides the level's); if the ZSTD_ELEMENTS stream is smaller than
+  // out[start, end), replaces that range with it and returns true.
+  bool replace_with_elements_zstd(const uint8_t* src, size_t bytes, int level, int min_match, std::vector<uint8_t>& out,
+                                  size_t start);
 
  public:
   struct Scratch;  // defined in the .cpp
@@ -57,8 +69,9 @@ class StreamDecoder {
   ~StreamDecoder();
   // Decodes the stream that starts at in[pos] (n symbols), advancing pos. Returns a pointer
   // to the n decoded bytes: either into `in` (RAW) or into `dst` (n bytes). Throws
-  // Error(corrupt_input / truncated_input) on malformed input.
-  const uint8_t* decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst);
+  // Error(corrupt_input / truncated_input) on malformed input. ZSTD_ELEMENTS is accepted
+  // only if `chunk_level` (the first stream of a chunk; n = the chunk's byte count).
+  const uint8_t* decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst, bool chunk_level = false);
 
  private:
   struct Scratch;
@@ -67,6 +80,6 @@ class StreamDecoder {
 
 // Header of the stream at in[pos] without decoding it: mode and coded size (header included).
 struct StreamHeader { StreamMode mode; size_t coded_size; };
-StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n);
+StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n, bool chunk_level = false);
 
 }  // namespace tenzip::detail

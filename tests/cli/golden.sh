@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # Golden containers (tests/golden/NAME.tnz + NAME.in) must decode forever, through the
 # command too: file and stdin paths, and inspect must read them (multi-segment included).
+# tests/golden/v1/NAME.tnz were written by format version 1 and decode to the same NAME.in.
 source "$(dirname "$0")/lib.bash"
 
 dir="$TENZIP_SOURCE_DIR/tests/golden"
 n=0
 shopt -s nullglob
-for f in "$dir"/*.tnz; do
-  in="${f%.tnz}.in"
+for f in "$dir"/*.tnz "$dir"/v1/*.tnz; do
+  in="$dir/$(basename "${f%.tnz}").in"
   [[ -f $in ]] || continue
-  name=$(basename "$f")
+  name=${f#"$dir"/}
   run_expect 0 "$TENZIP" decompress -q -o out.bin "$f"
   cmp -s out.bin "$in" || fail "$name: decoded bytes differ from $(basename "$in")"
   rm -f out.bin

@@ -17,9 +17,21 @@ TENZIP_REGENERATE_GOLDEN=1 "$build/tests/tenzip_tests" --gtest_filter='Golden.Re
 seeds="$src/fuzz/corpus/decode_fuzzer"
 mkdir -p "$seeds"
 rm -f "$seeds"/golden_*.tnz "$seeds"/error_*.tnz
-for f in "$src"/tests/golden/special_*.tnz "$src"/tests/golden/multi_segment.tnz "$src"/tests/golden/empty.tnz; do
+for f in "$src"/tests/golden/special_*.tnz "$src"/tests/golden/multi_segment.tnz "$src"/tests/golden/empty.tnz \
+  "$src"/tests/golden/fp32_silero_stft.tnz; do
   cp "$f" "$seeds/golden_$(basename "$f")"
 done
 for f in "$src"/tests/golden_errors/*.tnz; do cp "$f" "$seeds/error_$(basename "$f")"; done
+# The chunk fuzzer's seed for ZSTD_ELEMENTS: chunk 0 of the STFT golden file (dtype byte,
+# element count - 1 as u16, payload; see fuzz/chunk_fuzzer.cpp).
+python3 - "$src/tests/golden/fp32_silero_stft.tnz" "$src/fuzz/corpus/chunk_fuzzer/payload_fp32_elements.bin" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+frame = b[20:52]
+n_elems, payload_size = struct.unpack_from("<II", frame, 4)
+seed = bytes([frame[1]]) + struct.pack("<H", n_elems - 1) + b[52:52 + payload_size]
+assert seed[3] == 4, "chunk 0 is not ZSTD_ELEMENTS"
+open(sys.argv[2], "wb").write(seed)
+PY
 "$build/tests/tenzip_tests" --gtest_filter='Golden.*' --gtest_brief=1
 echo "regenerated: review with 'git status tests/golden tests/golden_errors fuzz/corpus' and commit"

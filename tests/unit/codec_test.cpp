@@ -4,6 +4,7 @@
 #include <xxhash.h>
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include <vector>
 
 #include "codec/chunk_codec.hpp"
+#include "codec/element_repeats.hpp"
 #include "container/format.hpp"
 #include "entropy/huffman.hpp"
 #include "entropy/huffman_dispatch.hpp"
@@ -410,7 +412,12 @@ TEST(ChunkCodec, RoundTripsDtypesLengthsLevelsAndSpecialValues) {
           ASSERT_EQ(0, std::memcmp(out.data(), in.data(), n * es)) << dtype_name(dtype) << " n " << n << " level " << level;
           for (int k = 0; k < 8; ++k) ASSERT_EQ(out[n * es + k], 0xCD) << "wrote past the chunk";
           const auto stats = describe_chunk(dtype, payload, n);
-          ASSERT_EQ(static_cast<int>(stats.size()), stream_count(dtype));
+          if (payload[0] == static_cast<uint8_t>(StreamMode::zstd_elements)) {
+            ASSERT_EQ(stats.size(), 1u);  // one zstd frame of the unsplit elements
+            EXPECT_EQ(stats[0].raw_size, n * es);
+          } else {
+            ASSERT_EQ(static_cast<int>(stats.size()), stream_count(dtype));
+          }
         }
 }
 
@@ -428,17 +435,112 @@ TEST(ChunkCodec, EncodingIsDeterministicAndLeavesInputAlone) {
   EXPECT_EQ(p1, p3);
 }
 
+namespace {
+// fp32 values drawn from a pool of `distinct` random normal-range floats: values repeat, but
+// no byte stream has runs (what an STFT basis or a few-valued tensor looks like).
+std::vector<uint8_t> pooled_fp32(size_t n, size_t distinct, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint32_t> pool(distinct);
+  for (auto& v : pool) v = (rng() & 0x807fffffu) | ((118u + rng() % 8) << 23);
+  std::vector<uint8_t> out(4 * n);
+  for (size_t i = 0; i < n; ++i) std::memcpy(&out[4 * i], &pool[rng() % distinct], 4);
+  return out;
+}
+}  // namespace
+
+TEST(ChunkCodec, RepeatedValuesUseZstdOfTheElements) {
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  const size_t n = 65536;
+  const auto pooled = pooled_fp32(n, 3000, 5);
+  std::vector<uint8_t> out(4 * n), payload;
+  size_t split_size = 0;  // level 1: split streams only
+  for (int level : {1, 2, 3, 5, 9}) {
+    payload.clear();
+    enc.encode(DType::fp32, pooled.data(), n, level, payload);
+    const bool elements = payload[0] == static_cast<uint8_t>(StreamMode::zstd_elements);
+    EXPECT_EQ(elements, level >= 2) << "level " << level;  // level 1 never tries it
+    if (level == 1) split_size = payload.size();
+    else EXPECT_LT(payload.size(), split_size * 9 / 10) << "level " << level;
+    dec.decode(DType::fp32, payload, out.data(), n);
+    ASSERT_EQ(0, std::memcmp(out.data(), pooled.data(), 4 * n)) << "level " << level;
+  }
+  // Values that repeat only because their low 16 bits are zero (bf16 stored as fp32): the
+  // split streams already code them small, so the probe skips the zstd trial.
+  std::vector<uint8_t> clean = pooled_fp32(n, 60000, 6);
+  for (size_t i = 0; i < n; ++i) clean[4 * i] = clean[4 * i + 1] = 0;
+  payload.clear();
+  enc.encode(DType::fp32, clean.data(), n, 3, payload);
+  EXPECT_NE(payload[0], static_cast<uint8_t>(StreamMode::zstd_elements));
+  // Random mantissas never repeat: no trial, split streams.
+  const auto plain = pooled_fp32(n, 1u << 24, 7);
+  payload.clear();
+  enc.encode(DType::fp32, plain.data(), n, 3, payload);
+  EXPECT_NE(payload[0], static_cast<uint8_t>(StreamMode::zstd_elements));
+  EXPECT_LT(sampled_repeat_rate32(plain.data(), n), 0.01);
+  EXPECT_GT(sampled_repeat_rate32(pooled.data(), n), 0.5);
+  // The slow levels try it on 2-byte dtypes too.
+  std::vector<uint8_t> rows(2 * n);
+  for (size_t i = 0; i < n; ++i) std::memcpy(&rows[2 * i], &pooled[4 * (i % 1000) + 2], 2);
+  payload.clear();
+  enc.encode(DType::bf16, rows.data(), n, 9, payload);
+  dec.decode(DType::bf16, payload, out.data(), n);
+  ASSERT_EQ(0, std::memcmp(out.data(), rows.data(), 2 * n));
+}
+
+TEST(ChunkCodec, ElementsModeIsValidOnlyAsAWholeChunkOfTheRightSize) {
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  const size_t n = 4096;
+  const auto pooled = pooled_fp32(n, 300, 8);
+  std::vector<uint8_t> payload;
+  enc.encode(DType::fp32, pooled.data(), n, 3, payload);
+  ASSERT_EQ(payload[0], static_cast<uint8_t>(StreamMode::zstd_elements));
+  std::vector<uint8_t> out(4 * n);
+  auto fails_with = [&](DType dtype, const std::vector<uint8_t>& p, size_t elems, const std::string& needle) {
+    try {
+      dec.decode(dtype, p, out.data(), elems);
+      ADD_FAILURE() << "decoded without error; expected: " << needle;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), Errc::corrupt_input) << e.what();
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  };
+  // One element fewer or more than the frame holds.
+  fails_with(DType::fp32, payload, n - 1, "does not decode to the stream's size");
+  fails_with(DType::fp32, payload, n + 1, "does not decode to the stream's size");
+  // The same frame read as 2-byte elements: 2x the count matches, anything else fails.
+  fails_with(DType::bf16, payload, n, "does not decode to the stream's size");
+  dec.decode(DType::bf16, payload, out.data(), 2 * n);
+  EXPECT_EQ(0, std::memcmp(out.data(), pooled.data(), 4 * n));
+  // Bytes after the frame.
+  auto trailing = payload;
+  trailing.push_back(0);
+  fails_with(DType::fp32, trailing, n, "trailing");
+  // 1-byte dtypes have a single stream: mode 4 is not valid there.
+  fails_with(DType::bytes, payload, 4 * n, "only valid as a chunk's first stream");
+  // Nor as a later stream of a split chunk: a RAW exponent stream, then mode 4.
+  std::vector<uint8_t> later(1 + n, 0);
+  later.insert(later.end(), payload.begin(), payload.end());
+  fails_with(DType::fp32, later, n, "only valid as a chunk's first stream");
+}
+
 TEST(ChunkCodec, CorruptPayloadsThrowOrDecodeWithoutOverrun) {
   // Any change either throws tenzip::Error or yields some bytes (the container's checksum
   // catches those); it never reads or writes out of bounds (run under ASan).
   ChunkEncoder enc;
   ChunkDecoder dec;
   std::mt19937 rng(11);
-  for (DType dtype : {DType::bf16, DType::fp32, DType::fp16, DType::fp8_e4m3, DType::bytes}) {
+  for (int c = 0; c < 6; ++c) {
+    // The sixth case is a ZSTD_ELEMENTS chunk (fp32 values from a small pool).
+    const DType dtype = std::array{DType::bf16, DType::fp32, DType::fp16, DType::fp8_e4m3, DType::bytes, DType::fp32}[c];
     const size_t n = 9000;
-    auto in = bytes_with(n * dtype_size(dtype), 5, 2);
+    const auto in = c == 5 ? pooled_fp32(n, 500, 9) : bytes_with(n * dtype_size(dtype), 5, 2);
     std::vector<uint8_t> payload;
     enc.encode(dtype, in.data(), n, 3, payload);
+    if (c == 5) {
+      ASSERT_EQ(payload[0], static_cast<uint8_t>(StreamMode::zstd_elements));
+    }
     std::vector<uint8_t> out(n * dtype_size(dtype));
     for (int trial = 0; trial < 400; ++trial) {
       auto bad = payload;
@@ -460,6 +562,7 @@ TEST(ChunkCodec, RealCorpusTensorsRoundTrip) {
   ChunkEncoder enc;
   ChunkDecoder dec;
   int files = 0;
+  size_t whole_chunks = 0;  // fp32 chunks coded as zstd of the elements (Silero's STFT basis)
   for (const char* dir : {"fp32", "fp16", "bf16"}) {
     const DType dtype = *parse_dtype(dir);
     for (const auto& entry : fs::directory_iterator(root / dir)) {
@@ -467,19 +570,22 @@ TEST(ChunkCodec, RealCorpusTensorsRoundTrip) {
       std::ifstream f(entry.path(), std::ios::binary);
       std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), {});
       const size_t es = dtype_size(dtype), n = data.size() / es;
-      size_t coded = 0;
+      size_t coded = 0, elements_chunks = 0;
       std::vector<uint8_t> out(65536 * es), payload;
       for (size_t i = 0; i < n; i += 65536) {
         const size_t m = std::min<size_t>(65536, n - i);
         payload.clear();
         enc.encode(dtype, data.data() + i * es, m, 3, payload);
         coded += payload.size();
+        elements_chunks += payload[0] == static_cast<uint8_t>(StreamMode::zstd_elements);
         dec.decode(dtype, payload, out.data(), m);
         ASSERT_EQ(0, std::memcmp(out.data(), data.data() + i * es, m * es)) << entry.path() << " chunk at " << i;
       }
       EXPECT_LT(coded, n * es) << entry.path() << " did not shrink";
+      if (dtype == DType::fp32) whole_chunks += elements_chunks;
       ++files;
     }
   }
   EXPECT_GE(files, 20);
+  EXPECT_GE(whole_chunks, 4u) << "the repeat probe no longer finds the corpus's repeated-value chunks";
 }

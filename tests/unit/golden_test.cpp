@@ -101,6 +101,7 @@ const std::vector<Case>& cases() {
       {"special_bf16", DType::bf16, 64, 1},         {"special_fp16", DType::fp16, 64, 1},
       {"special_fp32", DType::fp32, 64, 1},         {"special_fp8_e4m3", DType::fp8_e4m3, 64, 1},
       {"special_fp8_e5m2", DType::fp8_e5m2, 64, 1}, {"empty", DType::bytes, 65536, 3},
+      {"fp32_silero_stft", DType::fp32, 8192, 3},  // repeated values: chunks coded as ZSTD_ELEMENTS
   };
   return c;
 }
@@ -265,6 +266,15 @@ std::map<std::string, Bytes> make_inputs() {
     in[name] = all;
   }
   in["empty"] = Bytes{};
+  // Silero's STFT basis (the first tensor of the 16 kHz safetensors file): 66K fp32 values, 11K
+  // distinct. Its first 16384 values, two chunks of 8192.
+  const Bytes silero = corpus_file("audio/silero_vad_16k.safetensors");
+  const size_t data_start = 8 + load_u64(&silero[0]);
+  const std::string header(silero.begin() + 8, silero.begin() + static_cast<ptrdiff_t>(data_start));
+  if (header.find("\"stft_conv.weight\":{\"dtype\":\"F32\",\"shape\":[258,1,256],\"data_offsets\":[0,") == std::string::npos)
+    throw std::runtime_error("silero_vad_16k.safetensors: stft_conv.weight is not the first F32 tensor");
+  in["fp32_silero_stft"] = Bytes(silero.begin() + static_cast<ptrdiff_t>(data_start),
+                                 silero.begin() + static_cast<ptrdiff_t>(data_start + 16384 * 4));
   return in;
 }
 
@@ -320,6 +330,33 @@ TEST(Golden, DecodesToTheOriginalInput) {
     EXPECT_TRUE(same_bytes(stream_decode(tnz, 777), in));
     EXPECT_TRUE(same_bytes(reader_decode_chunks(Reader(tnz)), in));
   }
+}
+
+// Files written by format version 1 (before ZSTD_ELEMENTS) decode forever: same inputs.
+TEST(Golden, Version1FilesStillDecode) {
+  const auto hashes = input_hashes();
+  int files = 0;
+  for (const auto& entry : fs::directory_iterator(kGolden / "v1")) {
+    if (entry.path().extension() != ".tnz") continue;
+    const std::string name = entry.path().stem().string();
+    SCOPED_TRACE(name);
+    const Bytes tnz = read_file(entry.path());
+    EXPECT_EQ(load_u16(&tnz[8]), 1u) << "not a version 1 file";
+    const Bytes out = decompress(tnz, 2);
+    EXPECT_EQ(sha256_hex(out), hashes.at(name + ".in"));
+    EXPECT_TRUE(same_bytes(stream_decode(tnz, 777), out));
+    ++files;
+  }
+  EXPECT_EQ(files, 11);
+}
+
+// The STFT golden file pins ZSTD_ELEMENTS: both its chunks use it.
+TEST(Golden, RepeatedValuesGoldenUsesZstdOfTheElements) {
+  const Reader r(read_file(kGolden / "fp32_silero_stft.tnz"));
+  const auto sum = summarize_streams(r);
+  ASSERT_EQ(sum.size(), 1u);
+  EXPECT_EQ(sum[0].stream, "elements");
+  EXPECT_EQ(sum[0].chunks_by_mode[4], 2u);
 }
 
 TEST(Golden, RecompressingReproducesTheFileByteForByte) {
