@@ -29,6 +29,7 @@ StreamPolicy policy_for(DType dtype, int level) noexcept {
   // values repeat in any tensor). On the corpus's winning chunks, zstd level 4 with 4-byte
   // matches (one fp32 value) came within 1% of level 9's size in half its time; level 3 was
   // 30% faster but 2% larger.
+  p.element_lz_min_gain = p.min_huff_gain;  // the bar HUFF must clear against RAW, for the same reason
   if (dtype_size(dtype) > 1) {
     if (p.zstd_level > 0) {
       p.element_lz_level = p.zstd_level;
@@ -95,7 +96,7 @@ void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int l
   if (policy.element_lz_level > 0 &&
       (policy.element_lz_always || worth_elements_trial(src, n_elems, out.size() - start)))
     s_->streams.replace_with_elements_zstd(src, n_elems * dtype_size(dtype), policy.element_lz_level,
-                                           policy.element_lz_min_match, out, start);
+                                           policy.element_lz_min_match, policy.element_lz_min_gain, out, start);
 }
 
 // ------------------------------------------------------------------------------ decode

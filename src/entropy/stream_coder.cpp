@@ -452,9 +452,11 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
 }
 
 bool StreamEncoder::replace_with_elements_zstd(const uint8_t* src, size_t bytes, int level, int min_match,
-                                               std::vector<uint8_t>& out, size_t start) {
+                                               double min_gain, std::vector<uint8_t>& out, size_t start) {
   const size_t z = s_->zstd(src, bytes, level, min_match);
-  if (z == 0 || z > UINT32_MAX || 5 + z >= out.size() - start) return false;
+  const double split = static_cast<double>(out.size() - start);
+  if (z == 0 || z > UINT32_MAX || static_cast<double>(5 + z) > (1.0 - min_gain) * split || 5 + z >= out.size() - start)
+    return false;
   out.resize(start);
   s_->emit_zstd(out, z, StreamMode::zstd_elements);
   return true;

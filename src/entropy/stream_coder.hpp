@@ -33,6 +33,9 @@ struct StreamPolicy {
   // If not `element_lz_always`, only chunks whose sampled values repeat are tried.
   int element_lz_level = 0;
   int element_lz_min_match = 0;  // > 0: overrides the level's minimum match length
+  // Keep ZSTD_ELEMENTS only if it saves this fraction of the split coding: its chunks decode
+  // at zstd's speed (~1 GB/s here), several times slower than split streams.
+  double element_lz_min_gain = 0.03;
   bool element_lz_always = false;
 };
 
@@ -52,9 +55,10 @@ class StreamEncoder {
                     LzHint* hint = nullptr);
   // Compresses `bytes` bytes at `src` (a chunk's elements as stored) with zstd at `level`
   // (min_match > 0 overrides the level's); if the ZSTD_ELEMENTS stream is smaller than
-  // out[start, end), replaces that range with it and returns true.
-  bool replace_with_elements_zstd(const uint8_t* src, size_t bytes, int level, int min_match, std::vector<uint8_t>& out,
-                                  size_t start);
+  // out[start, end) by at least the fraction `min_gain`, replaces that range with it and
+  // returns true.
+  bool replace_with_elements_zstd(const uint8_t* src, size_t bytes, int level, int min_match, double min_gain,
+                                  std::vector<uint8_t>& out, size_t start);
 
  public:
   struct Scratch;  // defined in the .cpp

@@ -488,6 +488,25 @@ TEST(ChunkCodec, RepeatedValuesUseZstdOfTheElements) {
   ASSERT_EQ(0, std::memcmp(out.data(), rows.data(), 2 * n));
 }
 
+TEST(StreamCoder, ElementsZstdReplacesOnlyWhatItBeatsByTheMinimumGain) {
+  StreamEncoder enc;
+  const std::vector<uint8_t> src = pooled_fp32(4096, 100, 12);
+  std::vector<uint8_t> probe(src.size());  // a stand-in for the split coding: as large as RAW
+  ASSERT_TRUE(enc.replace_with_elements_zstd(src.data(), src.size(), 3, 0, 0.0, probe, 0));
+  const size_t coded = probe.size();  // 5 + the zstd frame
+  ASSERT_EQ(probe[0], static_cast<uint8_t>(StreamMode::zstd_elements));
+  // A split coding of 1.9x that size: zstd saves 47%: replaced at a 40% bar, kept at 50%.
+  constexpr size_t kPrefix = 3;  // bytes before `start` stay
+  for (double gain : {0.4, 0.5}) {
+    std::vector<uint8_t> out(kPrefix + coded * 19 / 10, 0xEE);
+    for (size_t i = 0; i < kPrefix; ++i) out[i] = static_cast<uint8_t>(i + 1);
+    const bool replaced = enc.replace_with_elements_zstd(src.data(), src.size(), 3, 0, gain, out, kPrefix);
+    EXPECT_EQ(replaced, gain < 0.45) << gain;
+    EXPECT_EQ(out.size(), kPrefix + (replaced ? coded : coded * 19 / 10)) << gain;
+    for (size_t i = 0; i < kPrefix; ++i) EXPECT_EQ(out[i], i + 1);
+  }
+}
+
 TEST(ChunkCodec, ElementsModeIsValidOnlyAsAWholeChunkOfTheRightSize) {
   ChunkEncoder enc;
   ChunkDecoder dec;
