@@ -155,6 +155,8 @@ const std::vector<ErrorCase>& error_cases() {
       {"bad_index", Errc::corrupt_input},         {"checksum_mismatch", Errc::checksum_mismatch},
       {"bad_frame_reserved", Errc::corrupt_input}, {"trailing_data", Errc::corrupt_input},
       {"empty_file", Errc::truncated_input},
+      {"elements_wrong_size", Errc::corrupt_input},  // a ZSTD_ELEMENTS frame that declares another size
+      {"elements_bitflip", Errc::checksum_mismatch, Errc::corrupt_input},
   };
   return c;
 }
@@ -207,6 +209,31 @@ std::map<std::string, Bytes> make_error_files(const Bytes& good) {
   for (char ch : std::string("garbage")) b.push_back(static_cast<uint8_t>(ch));
   out["trailing_data"] = b;
   out["empty_file"] = Bytes{};
+  return out;
+}
+
+// Derives damaged ZSTD_ELEMENTS chunks from fp32_silero_stft.tnz. Chunk 0's payload: mode 4,
+// u32 section size, a zstd frame: magic (4), frame header descriptor (1, single segment), and
+// a 2-byte content size (size - 256, for 256..65791 bytes) that the damage changes to 1 element more.
+std::map<std::string, Bytes> make_elements_error_files(const Bytes& good) {
+  const uint64_t p0 = kFileHeaderSize + kFrameHeaderSize, p0_size = load_u32(&good[kFileHeaderSize + 8]);
+  if (good[p0] != 4 || load_u32(&good[p0 + 5]) != 0xFD2FB528u || (good[p0 + 9] & 0xE0) != 0x60)
+    throw std::runtime_error("fp32_silero_stft.tnz: chunk 0 is not a ZSTD_ELEMENTS frame with a 2-byte content size");
+  std::map<std::string, Bytes> out;
+  Bytes b = good;
+  const uint16_t fcs = load_u16(&b[p0 + 10]);
+  b[p0 + 10] = static_cast<uint8_t>(fcs + 4);
+  b[p0 + 11] = static_cast<uint8_t>((fcs + 4) >> 8);
+  out["elements_wrong_size"] = b;
+  b = good;
+  b[p0 + p0_size / 2] ^= 0x10;  // in the middle of the compressed data
+  out["elements_bitflip"] = b;
+  return out;
+}
+
+std::map<std::string, Bytes> all_error_files() {
+  auto out = make_error_files(read_file(kGolden / "fp16_rwkv7.tnz"));
+  out.merge(make_elements_error_files(read_file(kGolden / "fp32_silero_stft.tnz")));
   return out;
 }
 
@@ -294,7 +321,7 @@ TEST(Golden, Regenerate) {
   const Bytes multi = build_multi_segment(&decoded);
   write_file(kGolden / "multi_segment.tnz", multi);
   write_file(kGolden / "multi_segment.in", decoded);
-  for (const auto& [name, bytes] : make_error_files(read_file(kGolden / "fp16_rwkv7.tnz"))) {
+  for (const auto& [name, bytes] : all_error_files()) {
     write_file(kGoldenErrors / (name + ".tnz"), bytes);
     const Outcome o = outcome_of([&] { decompress(bytes); });
     ASSERT_TRUE(o.threw_error) << name;
@@ -403,8 +430,8 @@ TEST(Golden, ErrorFilesFailWithTheExpectedMessage) {
 }
 
 TEST(Golden, ErrorFilesDeriveFromTheGoldenFile) {
-  // The damaged files are exactly what make_error_files produces today: regenerated together.
-  const auto files = make_error_files(read_file(kGolden / "fp16_rwkv7.tnz"));
+  // The damaged files are exactly what the make_*error_files produce today: regenerated together.
+  const auto files = all_error_files();
   ASSERT_EQ(files.size(), error_cases().size());
   for (const auto& [name, bytes] : files) EXPECT_TRUE(same_bytes(read_file(kGoldenErrors / (name + ".tnz")), bytes)) << name;
 }
