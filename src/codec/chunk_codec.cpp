@@ -100,6 +100,13 @@ void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int l
 }
 
 // ------------------------------------------------------------------------------ decode
+namespace {
+// Whether the payload is one ZSTD_ELEMENTS stream (only split dtypes may use the mode).
+bool is_elements_chunk(DType dtype, std::span<const uint8_t> payload) noexcept {
+  return stream_count(dtype) > 1 && !payload.empty() && payload[0] == static_cast<uint8_t>(StreamMode::zstd_elements);
+}
+}  // namespace
+
 struct ChunkDecoder::Scratch {
   StreamDecoder streams;
   std::vector<uint8_t> decoded[kMaxStreams];
@@ -111,7 +118,7 @@ ChunkDecoder::~ChunkDecoder() = default;
 void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t* dst, size_t n_elems) {
   const int k = stream_count(dtype);
   size_t pos = 0;
-  if (k > 1 && !payload.empty() && payload[0] == static_cast<uint8_t>(StreamMode::zstd_elements)) {
+  if (is_elements_chunk(dtype, payload)) {
     s_->streams.decode(payload, pos, n_elems * dtype_size(dtype), dst, /*chunk_level=*/true);
   } else if (k == 1) {
     const uint8_t* p = s_->streams.decode(payload, pos, n_elems, dst);
@@ -131,7 +138,7 @@ void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t
 std::vector<StreamStats> describe_chunk(DType dtype, std::span<const uint8_t> payload, size_t n_elems) {
   std::vector<StreamStats> out;
   size_t pos = 0;
-  if (stream_count(dtype) > 1 && !payload.empty() && payload[0] == static_cast<uint8_t>(StreamMode::zstd_elements)) {
+  if (is_elements_chunk(dtype, payload)) {
     const size_t bytes = n_elems * dtype_size(dtype);
     const StreamHeader h = peek_stream(payload, pos, bytes, /*chunk_level=*/true);
     if (h.coded_size > payload.size()) throw Error(Errc::truncated_input, "chunk payload: stream runs past the end");

@@ -454,8 +454,10 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
 bool StreamEncoder::replace_with_elements_zstd(const uint8_t* src, size_t bytes, int level, int min_match,
                                                double min_gain, std::vector<uint8_t>& out, size_t start) {
   const size_t z = s_->zstd(src, bytes, level, min_match);
-  const double split = static_cast<double>(out.size() - start);
-  if (z == 0 || z > UINT32_MAX || static_cast<double>(5 + z) > (1.0 - min_gain) * split || 5 + z >= out.size() - start)
+  const size_t split = out.size() - start, coded = 5 + z;
+  // Strictly smaller than the split coding, and by at least min_gain of it.
+  if (z == 0 || z > UINT32_MAX || coded >= split ||
+      static_cast<double>(coded) > (1.0 - min_gain) * static_cast<double>(split))
     return false;
   out.resize(start);
   s_->emit_zstd(out, z, StreamMode::zstd_elements);
