@@ -20,6 +20,9 @@ StreamPolicy policy_for(DType dtype, int level) noexcept {
   p.max_code_len = level >= 5 ? 11 : 9;  // longer codes: a little smaller, slower table builds
   p.min_huff_gain = level >= 5 ? 0.005 : 0.03;
   p.short_code_tolerance = level >= 5 ? 0.0 : 0.02;
+  // Flat codes: at most 0.5% more bits on near-uniform streams (+0.03% on the clean fp32 files
+  // of the corpus), which then decode several times faster.
+  p.flat_code_tolerance = level >= 5 ? 0.0 : 0.005;
   p.zstd_probe_level = level >= 2 ? 1 : 0;
   static constexpr int kZstdForFloats[10] = {0, 0, 0, 0, 0, 3, 6, 9, 15, 19};
   static constexpr int kZstdForBytes[10] = {0, 1, 1, 3, 3, 3, 6, 9, 15, 19};

@@ -180,6 +180,22 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
   }
 }
 
+int huff_flat_length(const HuffLengths& h) noexcept {
+  const int L = h.max_len;
+  if (L < 1 || L > kHuffFlatMaxBits) return 0;
+  for (int s = h.min_sym; s <= h.max_sym; ++s)
+    if (h.len[s] != 0 && h.len[s] != L) return 0;
+  return L;
+}
+
+void huff_build_flat_map(const HuffLengths& h, uint8_t* map) noexcept {
+  std::memset(map, 0, kHuffFlatMapSize);
+  uint32_t codes[256] = {};
+  canonical_codes(h, codes);
+  for (int s = h.min_sym; s <= h.max_sym; ++s)
+    if (h.len[s]) map[reverse_bits(codes[s], h.len[s])] = static_cast<uint8_t>(s);
+}
+
 size_t huff_description_size(const HuffLengths& h) noexcept {
   return h.max_sym == h.min_sym ? 2 : 2 + (static_cast<size_t>(h.max_sym - h.min_sym + 1) + 1) / 2;
 }

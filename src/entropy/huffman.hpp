@@ -41,6 +41,9 @@ using HuffPairEntry = uint64_t;
 // Longer codes use `single`, indexed by the next `bits` bits (10 or 11), one symbol per
 // lookup: bits 0-3 code length (the shift count), 8-15 symbol.
 inline constexpr int kHuffMultiBits = 9;
+// Flat codes (every code of a stream's tables has the same length L, so 2^L symbols per table)
+// up to this length decode as fixed-width fields, eight per 64-bit load.
+inline constexpr int kHuffFlatMaxBits = 7;
 struct HuffDecTable {
   std::array<uint64_t, 1u << kHuffMultiBits> multi;
   std::array<uint16_t, 1u << kHuffMaxBits> single;
@@ -76,6 +79,14 @@ struct HuffCode { uint16_t rev; uint8_t len; uint8_t sym; };
 // Builds the table at index width `bits` = huff_table_bits(m) for some m >= lengths.max_len:
 // `multi` if huff_use_multi(bits), else `single`.
 void huff_build_decoder(const HuffLengths& lengths, int bits, HuffDecTable& out) noexcept;
+
+// The code length L if every code of `lengths` has the same length 1 <= L <= kHuffFlatMaxBits
+// (a complete code: 2^L symbols), else 0.
+int huff_flat_length(const HuffLengths& lengths) noexcept;
+// For a flat code of L bits: map[field] = the symbol whose code, read LSB-first, is `field`
+// (2^L entries of map[kHuffFlatMapSize]; the rest zeroed).
+inline constexpr int kHuffFlatMapSize = 1 << kHuffFlatMaxBits;
+void huff_build_flat_map(const HuffLengths& lengths, uint8_t* map) noexcept;
 
 // Table description: u8 min_sym, u8 max_sym, then for max_sym > min_sym the lengths of
 // symbols min_sym..max_sym as 4-bit values, two per byte, low nibble first.

@@ -261,6 +261,122 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
   }
 }
 
+// ---- Flat codes: every code of the stream's tables is L bits (1 <= L <= kHuffFlatMaxBits).
+// Symbol i of a bitstream then sits at bits [i*L, i*L + L): no symbol depends on the one
+// before, so there is no serial bit chain. Eight fields come from one 64-bit load (8L + 7
+// <= 63 bits), spread into bytes (pdep) and mapped to symbols by the block's table, map[field]
+// (2^L entries; the field is the code bit-reversed, as it was written LSB-first).
+
+// The byte-wise mask of the low L bits of each byte.
+inline uint64_t flat_byte_mask(int L) noexcept { return 0x0101010101010101ull * ((1u << L) - 1); }
+
+// Eight L-bit fields of w (from its lowest bit), one per byte.
+inline uint64_t flat_spread8(uint64_t w, int L) noexcept {
+#if defined(__BMI2__)
+  return _pdep_u64(w, flat_byte_mask(L));
+#else
+  const uint64_t m = (uint64_t{1} << L) - 1;
+  uint64_t f = 0;
+  for (int k = 0; k < 8; ++k) f |= ((w >> (k * L)) & m) << (8 * k);
+  return f;
+#endif
+}
+
+// The field of the symbol at bit `pos` read safely: bytes at or past `avail` read as zero
+// (a stream shorter than its symbols need is corrupt; the caller sees it in the bit count).
+inline unsigned flat_field_at(const uint8_t* base, size_t avail, size_t pos, int L) noexcept {
+  const size_t byte = pos >> 3;
+  uint32_t v = 0;
+  if (byte < avail) v = base[byte];
+  if (byte + 1 < avail) v |= uint32_t{base[byte + 1]} << 8;
+  return (v >> (pos & 7)) & ((1u << L) - 1);
+}
+
+#if defined(__AVX2__) && defined(__BMI2__)
+// 32 fields (bytes < 2^L) to symbols: one shuffle per 16 map entries; for more than 16
+// entries, each shuffle's result is kept where the field's high bits pick its 16 entries.
+template <int kSubTables>
+inline __m256i flat_map32(__m256i f, const __m256i* t) noexcept {
+  if constexpr (kSubTables == 1) {
+    return _mm256_shuffle_epi8(t[0], f);
+  } else {
+    const __m256i lo = _mm256_and_si256(f, _mm256_set1_epi8(15));
+    const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(f, 4), _mm256_set1_epi8(15));
+    __m256i r = _mm256_setzero_si256();
+    for (int k = 0; k < kSubTables; ++k)
+      r = _mm256_or_si256(r, _mm256_and_si256(_mm256_shuffle_epi8(t[k], lo),
+                                              _mm256_cmpeq_epi8(hi, _mm256_set1_epi8(static_cast<char>(k)))));
+    return r;
+  }
+}
+
+// Symbols [0, m) of a run at bit `bit` of base, 32 at a time while the loads stay inside
+// `avail` bytes; returns how many were decoded (a multiple of 32).
+template <int kSubTables>
+inline size_t flat_run32(const uint8_t* base, size_t avail, size_t bit, size_t m, int L, const uint8_t* map,
+                         uint8_t* __restrict out) noexcept {
+  __m256i t[kSubTables];
+  for (int k = 0; k < kSubTables; ++k)
+    t[k] = _mm256_broadcastsi128_si256(_mm_loadu_si128(reinterpret_cast<const __m128i*>(map + 16 * k)));
+  const uint64_t mask = flat_byte_mask(L);
+  const size_t step = 8 * static_cast<size_t>(L);  // bits per eight symbols
+  size_t i = 0;
+  // The last of the four loads of a group starts at bit pos + 3 * step.
+  for (; i + 32 <= m && ((bit + (i + 24) * L) >> 3) + 8 <= avail; i += 32) {
+    const size_t p0 = bit + i * L, p1 = p0 + step, p2 = p1 + step, p3 = p2 + step;
+    const uint64_t f0 = _pdep_u64(load_u64(base + (p0 >> 3)) >> (p0 & 7), mask);
+    const uint64_t f1 = _pdep_u64(load_u64(base + (p1 >> 3)) >> (p1 & 7), mask);
+    const uint64_t f2 = _pdep_u64(load_u64(base + (p2 >> 3)) >> (p2 & 7), mask);
+    const uint64_t f3 = _pdep_u64(load_u64(base + (p3 >> 3)) >> (p3 & 7), mask);
+    const __m256i f = _mm256_set_epi64x(static_cast<long long>(f3), static_cast<long long>(f2),
+                                        static_cast<long long>(f1), static_cast<long long>(f0));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i), flat_map32<kSubTables>(f, t));
+  }
+  return i;
+}
+#endif
+
+// Symbols [0, m) of one block: its fields start at bit `bit` of base (avail readable bytes).
+inline void flat_run(const uint8_t* base, size_t avail, size_t bit, size_t m, int L, const uint8_t* map,
+                     uint8_t* __restrict out) noexcept {
+  size_t i = 0;
+#if defined(__AVX2__) && defined(__BMI2__)
+  if (L <= 4) i = flat_run32<1>(base, avail, bit, m, L, map, out);
+  else if (L == 5) i = flat_run32<2>(base, avail, bit, m, L, map, out);
+  else if (L == 6) i = flat_run32<4>(base, avail, bit, m, L, map, out);
+  else i = flat_run32<8>(base, avail, bit, m, L, map, out);
+#endif
+  for (; i + 8 <= m; i += 8) {
+    const size_t pos = bit + i * L;
+    if ((pos >> 3) + 8 > avail) break;
+    const uint64_t f = flat_spread8(load_u64(base + (pos >> 3)) >> (pos & 7), L);
+    for (int k = 0; k < 8; ++k) out[i + k] = map[(f >> (8 * k)) & 0xFF];
+  }
+  for (; i < m; ++i) out[i] = map[flat_field_at(base, avail, bit + i * L, L)];
+}
+
+// Decodes n symbols coded by huff_encode4 with flat codes of L bits. As huff_decode4, with
+// block_maps[b] the map of block b's table (at least 16 bytes, readable past 2^L). The bits
+// each stream holds are known up front (L per symbol): consumed[s] receives them, for the
+// caller's check against the stream sizes.
+inline void huff_decode_flat4(const uint8_t* const stream[4], const uint8_t* limit, size_t n, size_t block_size,
+                              const uint8_t* const* block_maps, int L, uint8_t* __restrict dst,
+                              uint64_t consumed[4]) noexcept {
+  const size_t n_blocks = n == 0 ? 0 : (n - 1) / block_size + 1;
+  const size_t per = (n_blocks + 3) / 4;
+  for (int s = 0; s < 4; ++s) {
+    const size_t first = std::min(s * per, n_blocks), last = std::min((s + 1) * per, n_blocks);
+    const size_t avail = static_cast<size_t>(limit - stream[s]);
+    size_t bit = 0;
+    for (size_t b = first; b < last; ++b) {
+      const size_t start = b * block_size, m = std::min(block_size, n - start);
+      flat_run(stream[s], avail, bit, m, L, block_maps[b], dst + start);
+      bit += m * static_cast<size_t>(L);
+    }
+    consumed[s] = bit;
+  }
+}
+
 // Decode-table build step: E[rev | (m << len)] = the entry for symbol `sym` (code length
 // `len`) followed by the up-to-three first symbols of R[m]. Four entries at a time with GCC
 // vector extensions (AVX2 in the AVX2 build); stores are strided.

@@ -16,6 +16,8 @@ struct HuffKernels {
   void (*encode4)(const uint8_t* syms, size_t n, size_t block_size, const HuffEncEntry* const* tables,
                   const HuffPairEntry* const* pair_tables, uint8_t* const out[4], size_t sizes[4]);
   void (*decode4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const HuffDecTable* const*, int, uint8_t*, uint64_t[4]);
+  // The same for flat codes of L bits: block b's symbols through block_maps[b] (code -> symbol).
+  void (*decode_flat4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const uint8_t* const*, int, uint8_t*, uint64_t[4]);
   void (*histogram)(const uint8_t*, size_t, uint32_t*);  // adds counts of n bytes into 256 bins
   // Per-block histograms of n bytes in blocks of block_size: out[b][256] (overwritten); the
   // counts are also added to total[256].

@@ -7,7 +7,7 @@
 namespace tenzip::detail {
 
 const HuffKernels& huff_kernels_scalar() noexcept {
-  static const HuffKernels k{kernels::huff_encode4, kernels::huff_decode4, kernels::histogram_add, kernels::histogram_blocks, kernels::huff_build_multi, kernels::repeat_hits};
+  static const HuffKernels k{kernels::huff_encode4, kernels::huff_decode4, kernels::huff_decode_flat4, kernels::histogram_add, kernels::histogram_blocks, kernels::huff_build_multi, kernels::repeat_hits};
   return k;
 }
 

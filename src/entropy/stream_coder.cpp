@@ -3,6 +3,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -329,6 +330,35 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
       for (int t = 0; t < n_tables; ++t) S.lengths[t] = shorter[t];
   }
 
+  // Near-uniform bytes over 2^L symbols (e.g. the top mantissa byte of bf16 values stored as
+  // fp32, whose lowest bit is always zero) get Huffman lengths L-1..L+1 that save well under
+  // 1%. A flat code of L bits for all of them decodes as fixed-width bit fields, without the
+  // serial bit chain of a Huffman decode: several times faster.
+  if (policy.flat_code_tolerance > 0) {
+    int flat_len = -1;
+    uint64_t cost_now = 0, cost_flat = 0;
+    for (int t = 0; t < n_tables && flat_len != 0; ++t) {
+      const HuffLengths& L = S.lengths[t];
+      int coded = 0;
+      uint64_t count = 0;
+      for (int s = L.min_sym; s <= L.max_sym; ++s) {
+        coded += L.len[s] != 0;
+        count += H[t][s];
+      }
+      const int l = std::countr_zero(static_cast<unsigned>(coded));
+      if (coded < 2 || coded != (1 << l) || l > kHuffFlatMaxBits || (flat_len > 0 && l != flat_len)) flat_len = 0;
+      else flat_len = l;
+      cost_now += huff_cost_bits(H[t], L);
+      cost_flat += count * static_cast<uint64_t>(l);
+    }
+    if (flat_len > 0 && static_cast<double>(cost_flat) <= (1.0 + policy.flat_code_tolerance) * static_cast<double>(cost_now))
+      for (int t = 0; t < n_tables; ++t) {
+        HuffLengths& L = S.lengths[t];
+        for (int s = L.min_sym; s <= L.max_sym; ++s) L.len[s] = L.len[s] ? static_cast<uint8_t>(flat_len) : 0;
+        L.max_len = flat_len;
+      }
+  }
+
   // Give each block the table that codes it in the fewest bits (among those covering it).
   uint8_t block_table[kMaxBlocks];
   uint64_t huff_bits = 0;
@@ -468,12 +498,16 @@ bool StreamEncoder::replace_with_elements_zstd(const uint8_t* src, size_t bytes,
 struct StreamDecoder::Scratch {
   HuffDecTable tables[kHuffMaxTables];
   const HuffDecTable* block_tables[kHuffMaxBlocks];
+  uint8_t flat_maps[kHuffMaxTables][kHuffFlatMapSize];
+  const uint8_t* block_maps[kHuffMaxBlocks];
   ZSTD_DCtx* dctx = nullptr;
+  int last_flat = 0;
   ~Scratch() { ZSTD_freeDCtx(dctx); }
 };
 
 StreamDecoder::StreamDecoder() : s_(std::make_unique<Scratch>()) {}
 StreamDecoder::~StreamDecoder() = default;
+int StreamDecoder::last_flat_length() const noexcept { return s_->last_flat; }
 
 StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n, bool chunk_level) {
   if (pos >= in.size()) truncated("missing stream header");
@@ -495,6 +529,7 @@ StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n, bool
 
 const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst,
                                      bool chunk_level) {
+  s_->last_flat = 0;
   const StreamHeader h = peek_stream(in, pos, n, chunk_level);
   if (h.coded_size > in.size() - pos) truncated("section runs past the end of the chunk");
   const uint8_t* base = in.data() + pos;
@@ -531,7 +566,15 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
     p += used;
   }
   bits = huff_table_bits(bits);
-  for (int t = 0; t < n_tables; ++t) huff_build_decoder(lengths[t], bits, S.tables[t]);
+  // Flat codes (all tables: every code L bits) decode as fixed-width fields, through maps
+  // instead of decode tables.
+  int flat = huff_flat_length(lengths[0]);
+  for (int t = 1; t < n_tables && flat; ++t)
+    if (huff_flat_length(lengths[t]) != flat) flat = 0;
+  for (int t = 0; t < n_tables; ++t) {
+    if (flat) huff_build_flat_map(lengths[t], S.flat_maps[t]);
+    else huff_build_decoder(lengths[t], bits, S.tables[t]);
+  }
   if (n_tables > 1) {
     const size_t id_bytes = (n_blocks + 1) / 2;
     if (sec.size() - p < id_bytes) corrupt("huffman block table ids truncated");
@@ -539,10 +582,14 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
       const int id = (sec[p + b / 2] >> ((b & 1) * 4)) & 15;
       if (id >= n_tables) corrupt("huffman block refers to a missing table");
       S.block_tables[b] = &S.tables[id];
+      S.block_maps[b] = S.flat_maps[id];
     }
     p += id_bytes;
   } else {
-    for (size_t b = 0; b < n_blocks; ++b) S.block_tables[b] = &S.tables[0];
+    for (size_t b = 0; b < n_blocks; ++b) {
+      S.block_tables[b] = &S.tables[0];
+      S.block_maps[b] = S.flat_maps[0];
+    }
   }
   if (sec.size() - p < 12) corrupt("huffman stream sizes truncated");
   size_t sizes[4];
@@ -556,7 +603,9 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
   streams[0] = sec.data() + p;
   for (int s = 1; s < 4; ++s) streams[s] = streams[s - 1] + sizes[s - 1];
   uint64_t consumed[4];
-  huff_kernels().decode4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_tables, bits, dst, consumed);
+  S.last_flat = flat;
+  if (flat) huff_kernels().decode_flat4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_maps, flat, dst, consumed);
+  else huff_kernels().decode4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_tables, bits, dst, consumed);
   for (int s = 0; s < 4; ++s)
     if ((consumed[s] + 7) / 8 != sizes[s]) corrupt("huffman bitstream length does not match its contents");
   return dst;

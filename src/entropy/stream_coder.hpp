@@ -26,6 +26,9 @@ struct StreamPolicy {
   int max_code_len = 11;  // HUFF: shorter limits give smaller decode tables (faster to build)
   double min_huff_gain = 0.01;  // HUFF only if the order-0 bound saves this fraction vs RAW
   double short_code_tolerance = 0.02;  // accept max_code_len if it costs at most this much more
+  // Accept a flat code (every symbol L bits: 2^L symbols, one length) instead of the Huffman
+  // lengths if it costs at most this much more: flat codes decode without a serial bit chain.
+  double flat_code_tolerance = 0.0;
   int zstd_probe_level = 0;     // if zstd_level == 0: probe a sample with zstd at this level
   bool skewed = false;          // the bytes are known to be skewed (exponents): skip the check
                                 // of a sample for near-random bytes
@@ -76,6 +79,8 @@ class StreamDecoder {
   // Error(corrupt_input / truncated_input) on malformed input. ZSTD_ELEMENTS is accepted
   // only if `chunk_level` (the first stream of a chunk; n = the chunk's byte count).
   const uint8_t* decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst, bool chunk_level = false);
+  // The code length L if the last stream decoded was HUFF with flat codes of L bits, else 0.
+  int last_flat_length() const noexcept;
 
  private:
   struct Scratch;

@@ -18,7 +18,7 @@ seeds="$src/fuzz/corpus/decode_fuzzer"
 mkdir -p "$seeds"
 rm -f "$seeds"/golden_*.tnz "$seeds"/error_*.tnz
 for f in "$src"/tests/golden/special_*.tnz "$src"/tests/golden/multi_segment.tnz "$src"/tests/golden/empty.tnz \
-  "$src"/tests/golden/fp32_silero_stft.tnz; do
+  "$src"/tests/golden/fp32_silero_stft.tnz "$src"/tests/golden/fp32_rwkv7_clean.tnz; do
   cp "$f" "$seeds/golden_$(basename "$f")"
 done
 for f in "$src"/tests/golden_errors/*.tnz; do cp "$f" "$seeds/error_$(basename "$f")"; done
@@ -31,6 +31,16 @@ frame = b[20:52]
 n_elems, payload_size = struct.unpack_from("<II", frame, 4)
 seed = bytes([frame[1]]) + struct.pack("<H", n_elems - 1) + b[52:52 + payload_size]
 assert seed[3] == 4, "chunk 0 is not ZSTD_ELEMENTS"
+open(sys.argv[2], "wb").write(seed)
+PY
+# And for flat codes: chunk 0 of the clean-fp32 golden file (split streams, flat 7- and 1-bit codes).
+python3 - "$src/tests/golden/fp32_rwkv7_clean.tnz" "$src/fuzz/corpus/chunk_fuzzer/payload_fp32_flat.bin" <<'PY'
+import struct, sys
+b = open(sys.argv[1], "rb").read()
+frame = b[20:52]
+n_elems, payload_size = struct.unpack_from("<II", frame, 4)
+seed = bytes([frame[1]]) + struct.pack("<H", n_elems - 1) + b[52:52 + payload_size]
+assert seed[3] == 2, "chunk 0 does not start with a HUFF exponent stream"
 open(sys.argv[2], "wb").write(seed)
 PY
 "$build/tests/tenzip_tests" --gtest_filter='Golden.*' --gtest_brief=1

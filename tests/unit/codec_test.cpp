@@ -5,9 +5,11 @@
 
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 #include <random>
 #include <vector>
 
@@ -140,6 +142,40 @@ TEST(StreamCoder, ChoosesTheExpectedModes) {
   out.clear();
   auto lz = bytes_with(65536, 4, 6);
   EXPECT_EQ(enc.encode(lz.data(), lz.size(), policy(8, 9, 3), out), StreamMode::zstd);
+}
+
+// Near-uniform bytes over 2^L symbols get a flat code when the policy allows the small loss;
+// a skewed stream over 2^L symbols keeps its Huffman lengths.
+TEST(StreamCoder, FlatCodesOnlyWhereTheyCostLittle) {
+  StreamEncoder enc;
+  StreamDecoder dec;
+  std::mt19937 rng(11);
+  StreamPolicy p = policy(8, 9, 0);
+  p.min_huff_gain = 0.03;
+  p.flat_code_tolerance = 0.005;
+  // The top mantissa byte of bf16 values stored as fp32: 128 even bytes, near-uniform (a
+  // mild skew, as in real weights, gives Huffman lengths 6 to 8).
+  std::vector<uint8_t> even(65536);
+  std::uniform_real_distribution<double> u(0, 1);
+  for (auto& b : even) b = static_cast<uint8_t>(2 * std::min(127, static_cast<int>(128 * std::pow(u(rng), 1.15))));
+  std::vector<uint8_t> skewed(65536);  // 4 symbols, 70/10/10/10
+  for (auto& b : skewed) { const uint32_t r = rng() % 10; b = static_cast<uint8_t>(r < 7 ? 0 : r - 6); }
+  std::vector<uint8_t> two(65536);  // 2 symbols: Huffman itself is flat (1 bit)
+  for (auto& b : two) b = rng() % 3 == 0 ? 0x80 : 0x00;
+  struct Case { const std::vector<uint8_t>* in; double tolerance; int want; };
+  for (const Case& c : {Case{&even, 0.005, 7}, Case{&even, 0.0, 0}, Case{&skewed, 0.005, 0}, Case{&two, 0.0, 1}}) {
+    p.flat_code_tolerance = c.tolerance;
+    std::vector<uint8_t> coded;
+    ASSERT_EQ(enc.encode(c.in->data(), c.in->size(), p, coded), StreamMode::huff);
+    std::vector<uint8_t> out(c.in->size());
+    size_t pos = 0;
+    const uint8_t* got = dec.decode(coded, pos, out.size(), out.data());
+    ASSERT_EQ(0, std::memcmp(got, c.in->data(), out.size()));
+    EXPECT_EQ(dec.last_flat_length(), c.want) << "tolerance " << c.tolerance;
+    if (c.want == 7) {
+      EXPECT_LT(coded.size(), 65536u * 7 / 8 + 300);
+    }
+  }
 }
 
 TEST(StreamCoder, RepeatDetectorGatesTheZstdTrials) {
@@ -295,6 +331,86 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
         k->decode4(streams, packed.data() + packed.size(), n, block, dtabs.data(), huff_table_bits(L.max_len), out.data(), consumed);
         ASSERT_EQ(out, in) << "kind " << kind << " n " << n;
         for (int s = 0; s < 4; ++s) EXPECT_EQ((consumed[s] + 7) / 8, sizes[0][s]);
+      }
+    }
+}
+
+// Flat codes (every code L bits) decode through their own kernel: it must give what the table
+// decoder gives on the same bitstreams, for every L, length, several tables with different
+// symbols, both builds, and must not read past the end of a stream cut short.
+TEST(HuffKernels, FlatDecodeMatchesTheTableDecoder) {
+  const HuffKernels* avx2 = huff_kernels_avx2();
+  const bool has_avx2 = avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
+  const HuffKernels& scalar = huff_kernels_scalar();
+  std::mt19937 rng(7);
+  for (int L = 1; L <= kHuffFlatMaxBits; ++L)
+    for (size_t n : {1, 7, 8, 31, 32, 33, 100, 4095, 4096, 4097, 20000, 65536}) {
+      // Two tables, each over its own 2^L symbols (a random subset of the bytes); blocks
+      // alternate between them.
+      HuffLengths lens[2];
+      std::vector<uint8_t> syms[2];
+      for (int t = 0; t < 2; ++t) {
+        std::vector<uint8_t> all(256);
+        for (int i = 0; i < 256; ++i) all[i] = static_cast<uint8_t>(i);
+        std::shuffle(all.begin(), all.end(), rng);
+        syms[t].assign(all.begin(), all.begin() + (1 << L));
+        uint32_t counts[256] = {};
+        for (uint8_t c : syms[t]) counts[c] = 1;  // equal counts: a flat code
+        huff_build_lengths(counts, 11, lens[t]);
+        ASSERT_EQ(huff_flat_length(lens[t]), L);
+      }
+      const size_t block = 4096, n_blocks = (n - 1) / block + 1;
+      std::vector<uint8_t> in(n);
+      for (size_t i = 0; i < n; ++i) in[i] = syms[(i / block) & 1][rng() & ((1u << L) - 1)];
+      HuffEncTable et[2];
+      static HuffDecTable dt[2];
+      uint8_t maps[2][kHuffFlatMapSize];
+      for (int t = 0; t < 2; ++t) {
+        huff_build_encoder(lens[t], et[t]);
+        huff_build_decoder(lens[t], huff_table_bits(L), dt[t]);
+        huff_build_flat_map(lens[t], maps[t]);
+      }
+      std::vector<const HuffEncEntry*> etabs(n_blocks);
+      std::vector<const HuffDecTable*> dtabs(n_blocks);
+      std::vector<const uint8_t*> mtabs(n_blocks);
+      for (size_t b = 0; b < n_blocks; ++b) { etabs[b] = et[b & 1].data(); dtabs[b] = &dt[b & 1]; mtabs[b] = maps[b & 1]; }
+      std::vector<uint8_t> bufs[4];
+      uint8_t* ptrs[4];
+      size_t sizes[4];
+      for (int s = 0; s < 4; ++s) { bufs[s].assign(n * 2 + 64, 0); ptrs[s] = bufs[s].data(); }
+      scalar.encode4(in.data(), n, block, etabs.data(), nullptr, ptrs, sizes);
+      // The four bitstreams back to back in a buffer of exactly their size (ASan sees overreads).
+      size_t total = 0;
+      for (size_t z : sizes) total += z;
+      std::unique_ptr<uint8_t[]> packed(new uint8_t[total]);
+      const uint8_t* streams[4];
+      for (size_t s = 0, at = 0; s < 4; at += sizes[s], ++s) {
+        std::memcpy(packed.get() + at, ptrs[s], sizes[s]);
+        streams[s] = packed.get() + at;
+      }
+      std::vector<uint8_t> want(n);
+      uint64_t want_bits[4];
+      scalar.decode4(streams, packed.get() + total, n, block, dtabs.data(), huff_table_bits(L), want.data(), want_bits);
+      ASSERT_EQ(want, in) << "table decoder, L " << L << " n " << n;
+      for (const HuffKernels* k : {&scalar, has_avx2 ? avx2 : nullptr}) {
+        if (!k) continue;
+        std::vector<uint8_t> out(n + 1, 0xAB);
+        uint64_t bits[4];
+        k->decode_flat4(streams, packed.get() + total, n, block, mtabs.data(), L, out.data(), bits);
+        ASSERT_EQ(0, std::memcmp(out.data(), in.data(), n)) << "L " << L << " n " << n << (k == avx2 ? " avx2" : " portable");
+        EXPECT_EQ(out[n], 0xAB) << "wrote past the symbols";
+        for (int s = 0; s < 4; ++s) EXPECT_EQ(bits[s], want_bits[s]) << "stream " << s;
+        // Cut short: the last stream loses half its bytes. The kernel reads only up to the new
+        // end and reports the bits the symbols need, which no longer fit (the caller's check).
+        const size_t cut = sizes[3] / 2 + 1;
+        if (sizes[3] > 0 && cut <= sizes[3]) {
+          std::unique_ptr<uint8_t[]> shorter(new uint8_t[total - cut]);
+          std::memcpy(shorter.get(), packed.get(), total - cut);
+          const uint8_t* st[4];
+          for (int s = 0; s < 4; ++s) st[s] = shorter.get() + (streams[s] - packed.get());
+          k->decode_flat4(st, shorter.get() + total - cut, n, block, mtabs.data(), L, out.data(), bits);
+          EXPECT_GT((bits[3] + 7) / 8, sizes[3] - cut);
+        }
       }
     }
 }
@@ -582,6 +698,7 @@ TEST(ChunkCodec, RealCorpusTensorsRoundTrip) {
   ChunkDecoder dec;
   int files = 0;
   size_t whole_chunks = 0;  // fp32 chunks coded as zstd of the elements (Silero's STFT basis)
+  size_t flat7_chunks = 0;  // fp32 chunks whose top mantissa byte has a flat 7-bit code (rwkv)
   for (const char* dir : {"fp32", "fp16", "bf16"}) {
     const DType dtype = *parse_dtype(dir);
     for (const auto& entry : fs::directory_iterator(root / dir)) {
@@ -590,6 +707,7 @@ TEST(ChunkCodec, RealCorpusTensorsRoundTrip) {
       std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), {});
       const size_t es = dtype_size(dtype), n = data.size() / es;
       size_t coded = 0, elements_chunks = 0;
+      StreamDecoder streams;
       std::vector<uint8_t> out(65536 * es), payload;
       for (size_t i = 0; i < n; i += 65536) {
         const size_t m = std::min<size_t>(65536, n - i);
@@ -597,6 +715,14 @@ TEST(ChunkCodec, RealCorpusTensorsRoundTrip) {
         enc.encode(dtype, data.data() + i * es, m, 3, payload);
         coded += payload.size();
         elements_chunks += payload[0] == static_cast<uint8_t>(StreamMode::zstd_elements);
+        if (dtype == DType::fp32 && payload[0] != static_cast<uint8_t>(StreamMode::zstd_elements)) {
+          // Stream 1 of fp32 is the top mantissa byte: a flat 7-bit code in clean fp32.
+          std::vector<uint8_t> scratch(m);
+          size_t pos = 0;
+          streams.decode(payload, pos, m, scratch.data());
+          streams.decode(payload, pos, m, scratch.data());
+          flat7_chunks += streams.last_flat_length() == 7;
+        }
         dec.decode(dtype, payload, out.data(), m);
         ASSERT_EQ(0, std::memcmp(out.data(), data.data() + i * es, m * es)) << entry.path() << " chunk at " << i;
       }
@@ -607,4 +733,5 @@ TEST(ChunkCodec, RealCorpusTensorsRoundTrip) {
   }
   EXPECT_GE(files, 20);
   EXPECT_GE(whole_chunks, 4u) << "the repeat probe no longer finds the corpus's repeated-value chunks";
+  EXPECT_GE(flat7_chunks, 18u) << "clean fp32 (the rwkv files) no longer gets flat codes";
 }

@@ -16,6 +16,7 @@
 
 #include "container/format.hpp"
 #include "container_test_util.hpp"
+#include "entropy/stream_coder.hpp"
 
 namespace tenzip::testing {
 namespace {
@@ -102,6 +103,7 @@ const std::vector<Case>& cases() {
       {"special_fp32", DType::fp32, 64, 1},         {"special_fp8_e4m3", DType::fp8_e4m3, 64, 1},
       {"special_fp8_e5m2", DType::fp8_e5m2, 64, 1}, {"empty", DType::bytes, 65536, 3},
       {"fp32_silero_stft", DType::fp32, 8192, 3},  // repeated values: chunks coded as ZSTD_ELEMENTS
+      {"fp32_rwkv7_clean", DType::fp32, 8192, 3},  // bf16 values stored as fp32: flat codes
   };
   return c;
 }
@@ -272,6 +274,14 @@ std::map<std::string, Bytes> make_inputs() {
   if (type != 1) throw std::runtime_error("rwkv: first tensor is not F16");
   const size_t data = 24 + 12 + 4 * n_dims + key_len;
   in["fp16_rwkv7"] = Bytes(rwkv.begin() + static_cast<ptrdiff_t>(data), rwkv.begin() + static_cast<ptrdiff_t>(data + 8000 * 2));
+  // The same checkpoint's FP32 file, same layout: its emb.weight is F32 [64 x 256], "clean" fp32
+  // (the low 16 bits of every value are zero).
+  const Bytes rwkv32 = corpus_file("llm/tiny-rwkv-7v0-834K-FP32.bin");
+  const uint32_t n_dims32 = load_u32(&rwkv32[24]), key_len32 = load_u32(&rwkv32[28]);
+  if (load_u32(&rwkv32[32]) != 0) throw std::runtime_error("rwkv FP32: first tensor is not F32");
+  const size_t data32 = 24 + 12 + 4 * n_dims32 + key_len32;
+  in["fp32_rwkv7_clean"] = Bytes(rwkv32.begin() + static_cast<ptrdiff_t>(data32),
+                                 rwkv32.begin() + static_cast<ptrdiff_t>(data32 + 16384 * 4));
 
   // Special values, as bit patterns: +-0, subnormals, normals, max, +-inf, NaN payloads.
   in["special_fp32"] = le_bytes(std::vector<uint32_t>{
@@ -385,6 +395,27 @@ TEST(Golden, RepeatedValuesGoldenUsesZstdOfTheElements) {
   ASSERT_EQ(sum.size(), 1u);
   EXPECT_EQ(sum[0].stream, "elements");
   EXPECT_EQ(sum[0].chunks_by_mode[4], 2u);
+}
+
+// The clean-fp32 golden file pins flat codes: in each chunk the top mantissa byte (stream 1)
+// has a flat 7-bit code and the sign byte (stream 3, sign over zero bits) a flat 1-bit code.
+TEST(Golden, CleanFp32GoldenUsesFlatCodes) {
+  const Bytes tnz = read_file(kGolden / "fp32_rwkv7_clean.tnz");
+  const uint64_t p0 = kFileHeaderSize + kFrameHeaderSize;
+  const uint32_t n = load_u32(&tnz[kFileHeaderSize + 4]), size = load_u32(&tnz[kFileHeaderSize + 8]);
+  ASSERT_EQ(n, 8192u);
+  const std::span<const uint8_t> payload(tnz.data() + p0, size);
+  tenzip::detail::StreamDecoder dec;
+  std::vector<uint8_t> scratch(n);
+  size_t pos = 0;
+  int flat[4];
+  for (int s = 0; s < 4; ++s) {
+    dec.decode(payload, pos, n, scratch.data());
+    flat[s] = dec.last_flat_length();
+  }
+  EXPECT_EQ(pos, payload.size());
+  EXPECT_EQ(flat[1], 7);
+  EXPECT_EQ(flat[3], 1);
 }
 
 TEST(Golden, RecompressingReproducesTheFileByteForByte) {
