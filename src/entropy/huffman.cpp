@@ -156,8 +156,12 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
     const uint64_t sym = static_cast<uint64_t>(h.min_sym);
     const uint64_t e = (uint64_t{4} << 56) | (sym * 0x0101010100ull);
     for (uint32_t i = 0; i < size; ++i) {
-      if (multi) out.multi[i] = e;
-      else out.single[i] = static_cast<uint16_t>(sym << 8);  // code length 0
+      if (multi) {
+        out.multi[i] = e;
+      } else {
+        out.single[i] = static_cast<uint16_t>(sym << 8);  // code length 0
+        out.pair[i] = static_cast<uint32_t>((2u << 24) | (sym << 16) | (sym << 8));
+      }
     }
     return;
   }
@@ -177,6 +181,16 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
   for (int c = 0; c < n_present; ++c) {
     const uint16_t e = static_cast<uint16_t>(present[c].len | (present[c].sym << 8));
     for (uint32_t i = present[c].rev; i < size; i += 1u << present[c].len) single[i] = e;
+  }
+  // pair[j]: the first code of j, then the code of the bits above it if it fits in the `bits`
+  // known bits (the unknown bits above j are zeros in j >> l1: a code no longer than the known
+  // bits does not depend on them).
+  for (uint32_t j = 0; j < size; ++j) {
+    const uint32_t e1 = single[j], l1 = e1 & 15;
+    const uint32_t e2 = single[j >> l1], l2 = e2 & 15;
+    out.pair[j] = l1 + l2 <= static_cast<uint32_t>(bits)
+                      ? (2u << 24) | ((e2 >> 8) << 16) | ((e1 >> 8) << 8) | (l1 + l2)
+                      : (1u << 24) | ((e1 >> 8) << 8) | l1;
   }
 }
 

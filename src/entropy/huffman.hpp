@@ -38,8 +38,11 @@ using HuffPairEntry = uint64_t;
 // bits used by all its symbols (the shift count), [1..4] the symbols (first at [1]; a 4-byte
 // store writes them and the next store overwrites those past the count), [5..6] their code
 // lengths (4 bits each, first lowest; for the table builder), [7] their count 1..4.
-// Longer codes use `single`, indexed by the next `bits` bits (10 or 11), one symbol per
-// lookup: bits 0-3 code length (the shift count), 8-15 symbol.
+// Longer codes use `pair`, indexed by the next `bits` bits (10 or 11): up to two symbols per
+// lookup (the first code, and the second if it fits in the index bits too; wide alphabets
+// such as fp16's sign+exponent byte have codes of ~6 bits). Its bytes: [0] the bits used by
+// its symbols, [1..2] the symbols, [3] their count 1..2. `single` (bits 0-3 code length,
+// 8-15 symbol) decodes one symbol per lookup: the ends of blocks, and it builds `pair`.
 inline constexpr int kHuffMultiBits = 9;
 // Flat codes (every code of a stream's tables has the same length L, so 2^L symbols per table)
 // up to this length decode as fixed-width fields, eight per 64-bit load.
@@ -47,6 +50,7 @@ inline constexpr int kHuffFlatMaxBits = 7;
 struct HuffDecTable {
   std::array<uint64_t, 1u << kHuffMultiBits> multi;
   std::array<uint16_t, 1u << kHuffMaxBits> single;
+  std::array<uint32_t, 1u << kHuffMaxBits> pair;
   int bits = 0;
 };
 // The index width of the decode tables of a stream whose longest code is `max_len` bits.
@@ -77,7 +81,7 @@ void huff_build_pair_encoder(const HuffLengths& lengths, const HuffEncTable& enc
 struct HuffCode { uint16_t rev; uint8_t len; uint8_t sym; };
 
 // Builds the table at index width `bits` = huff_table_bits(m) for some m >= lengths.max_len:
-// `multi` if huff_use_multi(bits), else `single`.
+// `multi` if huff_use_multi(bits), else `single` and `pair`.
 void huff_build_decoder(const HuffLengths& lengths, int bits, HuffDecTable& out) noexcept;
 
 // The code length L if every code of `lengths` has the same length 1 <= L <= kHuffFlatMaxBits

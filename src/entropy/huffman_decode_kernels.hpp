@@ -69,11 +69,12 @@ struct Lane {
   size_t last_block;
   const uint64_t* t;
   const uint16_t* single;
+  const uint32_t* pair;
 };
 
 // Rounds of K lookups per stream while every stream has room for a full round, in its block
 // (output) and in readable memory (input). Multi tables give up to four symbols per lookup
-// (9-bit index), single tables one (`bits`-bit index, 10 or 11).
+// (9-bit index), pair tables up to two (`bits`-bit index, 10 or 11).
 //
 // The form needs few instructions per lookup and a short dependency chain: the bit buffer
 // itself is shifted by each code (b >>= bits, the entry's low byte), so no consumed-bit
@@ -97,8 +98,9 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
   constexpr int kMaxBits = kMulti ? kHuffMultiBits : kHuffMaxBits;
   static_assert(K * kMaxBits <= 56, "a round must fit in the 56+ bits after a refill");
   constexpr uint64_t kSentinel = uint64_t{1} << 63;
-  constexpr size_t kRoom = kMulti ? 4 * K + 4 : K;  // output: a multi lookup writes 4 bytes, keeps 1..4
-  constexpr size_t kAdvance = kMulti ? 4 * K : K;
+  // Output: a multi lookup writes 4 bytes and keeps 1..4; a pair lookup writes 2, keeps 1..2.
+  constexpr size_t kRoom = kMulti ? 4 * K + 4 : 2 * K;
+  constexpr size_t kAdvance = kMulti ? 4 * K : 2 * K;
   constexpr size_t kIn = kInAdvance<K, kMaxBits>;
   for (int s = 0; s < 4; ++s) r[s].refill();  // c < 8 from here on
   // From (p, buf = the 8 bytes at p, c consumed) to the sentinel form: the 63 - c bits above
@@ -143,21 +145,22 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
 #undef TENZIP_STEP
       }
   } else {
-    const uint16_t *t0 = lane[0].single, *t1 = lane[1].single, *t2 = lane[2].single, *t3 = lane[3].single;
+    const uint32_t *t0 = lane[0].pair, *t1 = lane[1].pair, *t2 = lane[2].pair, *t3 = lane[3].pair;
     for (size_t rounds; (rounds = safe_rounds()) != 0;)
       for (ran = true; rounds; --rounds) {
         refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
-#define TENZIP_STEP(b, o, t, i)                                     \
+#define TENZIP_STEP(b, o, t)                                        \
         {                                                           \
           const uint32_t e = t[low_bits(b, bits)];                  \
           b >>= e & 63;                                             \
-          o[i] = static_cast<uint8_t>(e >> 8);                      \
+          const uint16_t syms = static_cast<uint16_t>(e >> 8);      \
+          std::memcpy(o, &syms, 2);                                 \
+          o += e >> 24;                                             \
         }
         for (int i = 0; i < K; ++i) {
-          TENZIP_STEP(b0, o0, t0, i) TENZIP_STEP(b1, o1, t1, i) TENZIP_STEP(b2, o2, t2, i) TENZIP_STEP(b3, o3, t3, i)
+          TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
         }
 #undef TENZIP_STEP
-        o0 += K; o1 += K; o2 += K; o3 += K;
       }
   }
   if (!ran) return;  // nothing consumed: (p, buf, c) stand as the first refill left them
@@ -217,7 +220,7 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
     const size_t out_left = static_cast<size_t>(lane[s].block_end - lane[s].out);
     const size_t in_left = static_cast<size_t>(r[s].limit - r[s].p);
     if (multi) return out_left >= 4 * kMultiK + 4 && in_left >= 7 + 8 + kInAdvance<kMultiK, kHuffMultiBits>;
-    return out_left >= kSingleK && in_left >= 7 + 8 + kInAdvance<kSingleK, kHuffMaxBits>;
+    return out_left >= 2 * kSingleK && in_left >= 7 + 8 + kInAdvance<kSingleK, kHuffMaxBits>;
   };
   auto enter_block = [&](int s, size_t b) {
     Lane& l = lane[s];
@@ -232,6 +235,7 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
     l.block_end = dst + (start + block_size < n ? start + block_size : n);
     l.t = block_tables[b]->multi.data();
     l.single = block_tables[b]->single.data();
+    l.pair = block_tables[b]->pair.data();
   };
   for (int s = 0; s < 4; ++s) {
     done[s] = false;
@@ -247,6 +251,7 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
       lane[s].block_end = sink + kSink;
       lane[s].t = block_tables[0]->multi.data();
       lane[s].single = block_tables[0]->single.data();
+      lane[s].pair = block_tables[0]->pair.data();
       r[s] = BitReader{kZeros, kZeros + sizeof(kZeros)};
     }
     if (!any) break;

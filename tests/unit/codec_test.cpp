@@ -276,6 +276,48 @@ TEST(Huffman, MultiSymbolEntriesMatchAGreedyDecode) {
   }
 }
 
+TEST(Huffman, PairEntriesMatchAGreedyDecode) {
+  // Every entry of a 10- or 11-bit pair table: the symbols a greedy decode of its index
+  // yields (at most two, only whole codes within the index bits), their bits and count.
+  std::mt19937 rng(6);
+  for (int trial = 0; trial < 200; ++trial) {
+    uint32_t counts[256] = {};
+    const int used = 2 + static_cast<int>(rng() % 200);
+    for (int s = 0; s < used; ++s) counts[(s * 7 + trial) & 255] = 1 + rng() % (trial % 2 ? 50 : 100000);
+    HuffLengths L;
+    huff_build_lengths(counts, 11, L);
+    if (L.max_len <= kHuffMultiBits) continue;  // a multi table
+    HuffEncTable enc;
+    huff_build_encoder(L, enc);
+    static HuffDecTable t;
+    const int bits = huff_table_bits(L.max_len);
+    huff_build_decoder(L, bits, t);
+    ASSERT_FALSE(huff_use_multi(t.bits));
+    for (uint32_t j = 0; j < (1u << bits); ++j) {
+      uint8_t want[4] = {};
+      int used_bits = 0, count = 0;
+      while (count < 2) {
+        int sym = -1, len = 0;
+        for (int s = L.min_sym; s <= L.max_sym && sym < 0; ++s) {
+          const int l = static_cast<int>(enc[s] & 255);
+          if (l && used_bits + l <= bits && ((j >> used_bits) & ((1u << l) - 1)) == (enc[s] >> (63 - l))) sym = s, len = l;
+        }
+        if (sym < 0) break;
+        want[1 + count] = static_cast<uint8_t>(sym);
+        used_bits += len;
+        ++count;
+      }
+      ASSERT_GE(count, 1) << "a complete code decodes every index";
+      want[0] = static_cast<uint8_t>(used_bits);
+      want[3] = static_cast<uint8_t>(count);
+      uint8_t got[4];
+      std::memcpy(got, &t.pair[j], 4);
+      if (count < 2) got[2] = 0;  // the byte past the count is not specified
+      ASSERT_EQ(0, std::memcmp(got, want, 4)) << "trial " << trial << " index " << j;
+    }
+  }
+}
+
 TEST(StreamCoder, DriftingStatisticsUseSeveralTables) {
   StreamEncoder enc;
   auto drift = bytes_with(65536, 9, 5);
