@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #if defined(__BMI2__)
 #include <immintrin.h>
@@ -125,44 +126,35 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
     rd.p += used >> 3;
     b = (load_u64(rd.p) | kSentinel) >> (used & 7);
   };
+  // Both entry forms: the shift count in the low byte, the symbols from byte 1, their count
+  // in the top byte. Multi entries are 8 bytes with up to four symbols, pair entries 4 bytes
+  // with up to two; a lookup stores all of an entry's symbol bytes and keeps `count`.
+  using Entry = std::conditional_t<kMulti, uint64_t, uint32_t>;
+  using Syms = std::conditional_t<kMulti, uint32_t, uint16_t>;
+  constexpr unsigned kCountShift = 8 * sizeof(Entry) - 8;
+  const unsigned index_bits = kMulti ? kHuffMultiBits : bits;
+  auto table = [&](int s) -> const Entry* {
+    if constexpr (kMulti) return lane[s].t;
+    else return lane[s].pair;
+  };
+  const Entry *t0 = table(0), *t1 = table(1), *t2 = table(2), *t3 = table(3);
   bool ran = false;
-  if constexpr (kMulti) {
-    const uint64_t *t0 = lane[0].t, *t1 = lane[1].t, *t2 = lane[2].t, *t3 = lane[3].t;
-    for (size_t rounds; (rounds = safe_rounds()) != 0;)
-      for (ran = true; rounds; --rounds) {
-        refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
+  for (size_t rounds; (rounds = safe_rounds()) != 0;)
+    for (ran = true; rounds; --rounds) {
+      refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
 #define TENZIP_STEP(b, o, t)                                        \
-        {                                                           \
-          const uint64_t e = t[low_bits(b, kHuffMultiBits)];        \
-          b >>= e & 63;                                             \
-          const uint32_t syms = static_cast<uint32_t>(e >> 8);      \
-          std::memcpy(o, &syms, 4);                                 \
-          o += e >> 56;                                             \
-        }
-        for (int i = 0; i < K; ++i) {
-          TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
-        }
-#undef TENZIP_STEP
+      {                                                             \
+        const Entry e = t[low_bits(b, index_bits)];                 \
+        b >>= e & 63;                                               \
+        const Syms syms = static_cast<Syms>(e >> 8);                \
+        std::memcpy(o, &syms, sizeof(syms));                        \
+        o += e >> kCountShift;                                      \
       }
-  } else {
-    const uint32_t *t0 = lane[0].pair, *t1 = lane[1].pair, *t2 = lane[2].pair, *t3 = lane[3].pair;
-    for (size_t rounds; (rounds = safe_rounds()) != 0;)
-      for (ran = true; rounds; --rounds) {
-        refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
-#define TENZIP_STEP(b, o, t)                                        \
-        {                                                           \
-          const uint32_t e = t[low_bits(b, bits)];                  \
-          b >>= e & 63;                                             \
-          const uint16_t syms = static_cast<uint16_t>(e >> 8);      \
-          std::memcpy(o, &syms, 2);                                 \
-          o += e >> 24;                                             \
-        }
-        for (int i = 0; i < K; ++i) {
-          TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
-        }
-#undef TENZIP_STEP
+      for (int i = 0; i < K; ++i) {
+        TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
       }
-  }
+#undef TENZIP_STEP
+    }
   if (!ran) return;  // nothing consumed: (p, buf, c) stand as the first refill left them
   // Back to (p, buf, c): the last refill loaded the 8 bytes at p (inside `limit`) and p has
   // not moved since.

@@ -22,26 +22,21 @@ for f in "$src"/tests/golden/special_*.tnz "$src"/tests/golden/multi_segment.tnz
   cp "$f" "$seeds/golden_$(basename "$f")"
 done
 for f in "$src"/tests/golden_errors/*.tnz; do cp "$f" "$seeds/error_$(basename "$f")"; done
-# The chunk fuzzer's seed for ZSTD_ELEMENTS: chunk 0 of the STFT golden file (dtype byte,
-# element count - 1 as u16, payload; see fuzz/chunk_fuzzer.cpp).
-python3 - "$src/tests/golden/fp32_silero_stft.tnz" "$src/fuzz/corpus/chunk_fuzzer/payload_fp32_elements.bin" <<'PY'
+# Chunk fuzzer seeds: chunk 0 of a golden file as the fuzzer reads it (dtype byte, element
+# count - 1 as u16, payload; see fuzz/chunk_fuzzer.cpp), checked to start with stream mode MODE.
+#   chunk0_seed GOLDEN.tnz SEED MODE
+chunk0_seed() {
+  python3 - "$src/tests/golden/$1" "$src/fuzz/corpus/chunk_fuzzer/$2" "$3" <<'PY'
 import struct, sys
 b = open(sys.argv[1], "rb").read()
 frame = b[20:52]
 n_elems, payload_size = struct.unpack_from("<II", frame, 4)
 seed = bytes([frame[1]]) + struct.pack("<H", n_elems - 1) + b[52:52 + payload_size]
-assert seed[3] == 4, "chunk 0 is not ZSTD_ELEMENTS"
+assert seed[3] == int(sys.argv[3]), f"{sys.argv[1]}: chunk 0 starts with mode {seed[3]}, not {sys.argv[3]}"
 open(sys.argv[2], "wb").write(seed)
 PY
-# And for flat codes: chunk 0 of the clean-fp32 golden file (split streams, flat 7- and 1-bit codes).
-python3 - "$src/tests/golden/fp32_rwkv7_clean.tnz" "$src/fuzz/corpus/chunk_fuzzer/payload_fp32_flat.bin" <<'PY'
-import struct, sys
-b = open(sys.argv[1], "rb").read()
-frame = b[20:52]
-n_elems, payload_size = struct.unpack_from("<II", frame, 4)
-seed = bytes([frame[1]]) + struct.pack("<H", n_elems - 1) + b[52:52 + payload_size]
-assert seed[3] == 2, "chunk 0 does not start with a HUFF exponent stream"
-open(sys.argv[2], "wb").write(seed)
-PY
+}
+chunk0_seed fp32_silero_stft.tnz payload_fp32_elements.bin 4  # ZSTD_ELEMENTS
+chunk0_seed fp32_rwkv7_clean.tnz payload_fp32_flat.bin 2      # HUFF exponents; flat 7- and 1-bit codes after
 "$build/tests/tenzip_tests" --gtest_filter='Golden.*' --gtest_brief=1
 echo "regenerated: review with 'git status tests/golden tests/golden_errors fuzz/corpus' and commit"

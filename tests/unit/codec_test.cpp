@@ -54,6 +54,30 @@ std::vector<uint8_t> bytes_with(size_t n, uint32_t seed, int kind) {
   return v;
 }
 
+// What a greedy decode of the `window`-bit index j yields under `enc` (codes read LSB-first):
+// at most max_syms whole codes within the window (a one-symbol table's zero-length code
+// counts too). Returns their count; syms[] and lens[] get them, used_bits their total length.
+int greedy_decode(const HuffLengths& L, const HuffEncTable& enc, uint32_t j, int window, int max_syms, uint8_t* syms,
+                  int* lens, int& used_bits) {
+  int count = 0;
+  used_bits = 0;
+  while (count < max_syms) {
+    int sym = -1, len = 0;
+    for (int s = L.min_sym; s <= L.max_sym && sym < 0; ++s) {
+      const int l = static_cast<int>(enc[s] & 255);
+      if ((L.max_len == 0 && s == L.min_sym) ||
+          (l && used_bits + l <= window && ((j >> used_bits) & ((1u << l) - 1)) == (enc[s] >> (63 - l))))
+        sym = s, len = l;
+    }
+    if (sym < 0) break;
+    syms[count] = static_cast<uint8_t>(sym);
+    lens[count] = len;
+    used_bits += len;
+    ++count;
+  }
+  return count;
+}
+
 StreamPolicy policy(int tables, int code_len, int zstd) {
   StreamPolicy p;
   p.max_tables = tables;
@@ -251,21 +275,9 @@ TEST(Huffman, MultiSymbolEntriesMatchAGreedyDecode) {
     ASSERT_TRUE(huff_use_multi(t.bits));
     for (uint32_t j = 0; j < (1u << kHuffMultiBits); ++j) {
       uint8_t want[8] = {};
-      int used_bits = 0, count = 0;
-      while (count < 4) {
-        int sym = -1, len = 0;
-        for (int s = L.min_sym; s <= L.max_sym && sym < 0; ++s) {
-          const int l = static_cast<int>(enc[s] & 255);
-          if ((L.max_len == 0 && s == L.min_sym) || (l && used_bits + l <= kHuffMultiBits &&
-                                                     ((j >> used_bits) & ((1u << l) - 1)) == (enc[s] >> (63 - l))))
-            sym = s, len = l;
-        }
-        if (sym < 0) break;
-        want[1 + count] = static_cast<uint8_t>(sym);
-        want[5 + count / 2] |= static_cast<uint8_t>(len << (4 * (count & 1)));
-        used_bits += len;
-        ++count;
-      }
+      int lens[4], used_bits;
+      const int count = greedy_decode(L, enc, j, kHuffMultiBits, 4, want + 1, lens, used_bits);
+      for (int k = 0; k < count; ++k) want[5 + k / 2] |= static_cast<uint8_t>(lens[k] << (4 * (k & 1)));
       want[0] = static_cast<uint8_t>(used_bits);
       want[7] = static_cast<uint8_t>(count);
       uint8_t got[8];
@@ -295,18 +307,8 @@ TEST(Huffman, PairEntriesMatchAGreedyDecode) {
     ASSERT_FALSE(huff_use_multi(t.bits));
     for (uint32_t j = 0; j < (1u << bits); ++j) {
       uint8_t want[4] = {};
-      int used_bits = 0, count = 0;
-      while (count < 2) {
-        int sym = -1, len = 0;
-        for (int s = L.min_sym; s <= L.max_sym && sym < 0; ++s) {
-          const int l = static_cast<int>(enc[s] & 255);
-          if (l && used_bits + l <= bits && ((j >> used_bits) & ((1u << l) - 1)) == (enc[s] >> (63 - l))) sym = s, len = l;
-        }
-        if (sym < 0) break;
-        want[1 + count] = static_cast<uint8_t>(sym);
-        used_bits += len;
-        ++count;
-      }
+      int lens[2], used_bits;
+      const int count = greedy_decode(L, enc, j, bits, 2, want + 1, lens, used_bits);
       ASSERT_GE(count, 1) << "a complete code decodes every index";
       want[0] = static_cast<uint8_t>(used_bits);
       want[3] = static_cast<uint8_t>(count);
