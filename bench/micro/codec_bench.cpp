@@ -5,6 +5,8 @@
 // codes the ALL tensors of DTYPE in 64K-element chunks RUNS times and prints the best CPU
 // time and the payload size; under callgrind, --toggle-collect='*fixed_pass*' counts the
 // passes only (valgrind --tool=callgrind --toggle-collect='*fixed_pass*' ... --fixed enc bf16 1).
+// Prototypes measured against the codec: --rans RUNS (rans_proto.hpp), --lanes RUNS
+// (lanes_proto.hpp: more bitstreams per Huffman section, scalar and AVX-512 gathers).
 // Data: the corpus tensors extracted by bench/extract_corpus.py (default: build/corpus_tensors,
 // override with TENZIP_CORPUS_TENSORS). bytes_per_second is of uncompressed data.
 #include <benchmark/benchmark.h>
@@ -15,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -23,6 +26,7 @@
 #include "entropy/huffman_dispatch.hpp"
 #include "entropy/stream_coder.hpp"
 #include "split/split.hpp"
+#include "lanes_proto.hpp"
 #include "rans_proto.hpp"
 
 using namespace tenzip;
@@ -292,6 +296,7 @@ int fixed_main(int argc, char** argv) {
 int rans_main(int argc, char** argv) {
   const int runs = argc > 2 ? std::atoi(argv[2]) : 20;
   const auto& data = corpus("bf16");
+  if (data.empty()) return 1;
   const size_t n = data.size() / 2;
   std::vector<uint8_t> hi(n), lo(n);
   uint8_t* streams[2] = {hi.data(), lo.data()};
@@ -387,8 +392,132 @@ int rans_main(int argc, char** argv) {
   return 0;
 }
 
+// --lanes: the exponent decode loop with more independent bitstreams than the format's four
+// (lanes_proto.hpp): scalar lockstep over 4/6/8 streams and AVX-512 gathers over 16/32/64.
+// The bf16 exponent stream of the corpus in segments of 63K symbols (about a chunk), each
+// with its own code of <= 9 bits (as the codec's chunks have; table builds not timed). Decode
+// speed over all segments (best CPU time of RUNS); every output checked against the symbols.
+int lanes_main(int argc, char** argv) {
+  const int runs = argc > 2 ? std::atoi(argv[2]) : 20;
+  const auto& data = corpus("bf16");
+  if (data.empty()) return 1;
+  const size_t n_all = data.size() / 2;
+  std::vector<uint8_t> hi(n_all), lo(n_all);
+  uint8_t* streams[2] = {hi.data(), lo.data()};
+  split(DType::bf16, data.data(), n_all, streams);
+  constexpr size_t kSeg = 21 * 3072;  // 64,512: every stream count below divides it (gathers: by 16)
+  const size_t n_seg = n_all / kSeg, n = n_seg * kSeg;
+  struct Segment {
+    HuffEncTable enc;
+    std::unique_ptr<HuffDecTable> table = std::make_unique<HuffDecTable>();
+    std::vector<uint32_t> single = std::vector<uint32_t>(512);
+    lanes_proto::Coded coded;
+  };
+  std::vector<Segment> segs(n_seg);
+  uint64_t bits = 0;
+  for (size_t g = 0; g < n_seg; ++g) {
+    uint32_t counts[256] = {};
+    for (size_t i = g * kSeg; i < (g + 1) * kSeg; ++i) counts[hi[i]]++;
+    HuffLengths len;
+    huff_build_lengths(counts, kHuffMultiBits, len);
+    bits += huff_cost_bits(counts, len);
+    huff_build_encoder(len, segs[g].enc);
+    huff_build_decoder(len, kHuffMultiBits, *segs[g].table);
+    for (int s = 0; s < 256; ++s)
+      if (len.len[s]) {
+        const uint32_t l = len.len[s], rev = static_cast<uint32_t>((segs[g].enc[s] >> (63 - l)) & ((1u << l) - 1));
+        for (uint32_t v = rev; v < 512; v += 1u << l) segs[g].single[v] = l | static_cast<uint32_t>(s) << 8;
+      }
+  }
+  std::vector<uint8_t> out(kSeg + 64);  // timed decodes write one segment at a time (cache-resident, as a chunk's)
+  auto best_of = [runs](auto&& f) {
+    double best = 1e30;
+    for (int r = 0; r < runs; ++r) {
+      const double t0 = cpu_seconds();
+      f();
+      best = std::min(best, cpu_seconds() - t0);
+    }
+    return best;
+  };
+  auto code_all = [&](int lanes) {
+    for (size_t g = 0; g < n_seg; ++g) segs[g].coded = lanes_proto::encode(hi.data() + g * kSeg, kSeg, lanes, segs[g].enc);
+  };
+  double base = 0;
+  // Decodes every segment (untimed) and compares, then times the decodes.
+  auto measure = [&](const char* what, int lanes, auto&& decode) {
+    for (size_t g = 0; g < n_seg; ++g) {
+      std::memset(out.data(), 0, kSeg);
+      decode(segs[g], out.data());
+      if (std::memcmp(out.data(), hi.data() + g * kSeg, kSeg) != 0) {
+        std::fprintf(stderr, "lanes: %s with %d streams decoded wrong symbols in segment %zu\n", what, lanes, g);
+        return 1;
+      }
+    }
+    const double t = best_of([&] { for (const auto& sg : segs) decode(sg, out.data()); });
+    if (base == 0) base = t;
+    std::printf("%-26s %2d streams: %6.0f M symbols/s  (%.2fx the 4-stream lockstep)\n", what, lanes, n / t / 1e6, base / t);
+    return 0;
+  };
+  std::printf("bf16 exponents: %zu segments of %zu symbols, a code of <= 9 bits each, %.3f bits/symbol\n", n_seg, kSeg,
+              static_cast<double>(bits) / static_cast<double>(n));
+  {  // The product's stream decoder on the same segments (one table each; table builds included).
+    StreamPolicy p;
+    p.max_tables = 1;
+    p.max_code_len = kHuffMultiBits;
+    p.skewed = true;
+    StreamEncoder enc;
+    StreamDecoder dec;
+    std::vector<std::vector<uint8_t>> coded(n_seg);
+    for (size_t g = 0; g < n_seg; ++g) enc.encode(hi.data() + g * kSeg, kSeg, p, coded[g]);
+    for (size_t g = 0; g < n_seg; ++g) {
+      size_t pos = 0;
+      const uint8_t* d = dec.decode(coded[g], pos, kSeg, out.data());
+      if (std::memcmp(d, hi.data() + g * kSeg, kSeg) != 0) return std::fprintf(stderr, "lanes: codec decode mismatch\n"), 1;
+    }
+    const double t = best_of([&] {
+      for (size_t g = 0; g < n_seg; ++g) {
+        size_t pos = 0;
+        benchmark::DoNotOptimize(dec.decode(coded[g], pos, kSeg, out.data()));
+      }
+    });
+    std::printf("%-26s %2d streams: %6.0f M symbols/s  (StreamDecoder, for reference)\n", "the codec's decoder", 4, n / t / 1e6);
+  }
+#if defined(__x86_64__)
+  if (!__builtin_cpu_supports("bmi2") || !__builtin_cpu_supports("lzcnt")) {
+    std::printf("no BMI2/LZCNT: nothing to measure\n");
+    return 0;
+  }
+  auto scalar = [&](auto lanes_tag) {
+    constexpr int N = decltype(lanes_tag)::value;
+    code_all(N);
+    return measure("scalar lockstep", N,
+                   [](const Segment& sg, uint8_t* o) { lanes_proto::decode_lockstep<N>(sg.coded, *sg.table, o); });
+  };
+  if (scalar(std::integral_constant<int, 4>{}) || scalar(std::integral_constant<int, 6>{}) ||
+      scalar(std::integral_constant<int, 8>{}))
+    return 1;
+  if (!__builtin_cpu_supports("avx512bw")) {
+    std::printf("no AVX-512BW: gather decoders not measured\n");
+    return 0;
+  }
+  auto gather = [&](auto groups_tag) {
+    constexpr int G = decltype(groups_tag)::value;
+    code_all(16 * G);
+    return measure("avx-512 gather, 1 sym/step", 16 * G,
+                   [](const Segment& sg, uint8_t* o) { lanes_proto::decode_gather<G>(sg.coded, sg.single.data(), o); });
+  };
+  if (gather(std::integral_constant<int, 1>{}) || gather(std::integral_constant<int, 2>{}) ||
+      gather(std::integral_constant<int, 4>{}))
+    return 1;
+#else
+  std::printf("x86-64 only\n");
+#endif
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--fixed") return fixed_main(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "--lanes") return lanes_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "--rans") return rans_main(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
