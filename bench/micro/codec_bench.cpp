@@ -84,13 +84,24 @@ void ChunkDecode(benchmark::State& st, const char* dtype, int level) {
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * n * es));
 }
 
+// The exponent (high) byte stream of the bf16 corpus tensors; empty without the corpus.
+const std::vector<uint8_t>& bf16_exponents() {
+  static std::vector<uint8_t> hi;
+  if (hi.empty()) {
+    const auto& data = corpus("bf16");
+    const size_t n = data.size() / 2;
+    hi.resize(n);
+    std::vector<uint8_t> lo(n);
+    uint8_t* streams[2] = {hi.data(), lo.data()};
+    split(DType::bf16, data.data(), n, streams);
+  }
+  return hi;
+}
+
 // The exponent stream alone: Huffman decode rate in symbols (bytes) per second.
 void ExponentDecode(benchmark::State& st, int max_tables) {
-  const auto& data = corpus("bf16");
-  const size_t n = data.size() / 2;
-  std::vector<uint8_t> hi(n), lo(n);
-  uint8_t* streams[2] = {hi.data(), lo.data()};
-  split(DType::bf16, data.data(), n, streams);
+  const auto& hi = bf16_exponents();
+  const size_t n = hi.size();
   StreamPolicy p;
   p.max_tables = max_tables;
   p.max_code_len = 9;
@@ -111,20 +122,6 @@ void ExponentDecode(benchmark::State& st, int max_tables) {
     }
   }
   st.SetBytesProcessed(static_cast<int64_t>(st.iterations() * n));
-}
-
-// The bf16 exponent stream split into 64K-symbol chunks, for the encoder kernels below.
-const std::vector<uint8_t>& bf16_exponents() {
-  static std::vector<uint8_t> hi;
-  if (hi.empty()) {
-    const auto& data = corpus("bf16");
-    const size_t n = data.size() / 2;
-    hi.resize(n);
-    std::vector<uint8_t> lo(n);
-    uint8_t* streams[2] = {hi.data(), lo.data()};
-    split(DType::bf16, data.data(), n, streams);
-  }
-  return hi;
 }
 
 // The Huffman encode kernel alone on the exponent stream, one code per chunk (built outside
@@ -226,6 +223,18 @@ double cpu_seconds() {
   return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
 }
 
+// The best CPU time of `runs` calls of f, in seconds.
+template <class F>
+double best_cpu_seconds(int runs, F&& f) {
+  double best = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    const double t0 = cpu_seconds();
+    f();
+    best = std::min(best, cpu_seconds() - t0);
+  }
+  return best;
+}
+
 struct Fixed {
   DType d;
   size_t es, n;
@@ -276,12 +285,7 @@ int fixed_main(int argc, char** argv) {
       return 1;
     }
   }
-  double best = 1e30;
-  for (int r = 0; r < runs; ++r) {
-    const double t0 = cpu_seconds();
-    fixed_pass(f, encode);
-    best = std::min(best, cpu_seconds() - t0);
-  }
+  const double best = best_cpu_seconds(runs, [&] { fixed_pass(f, encode); });
   std::printf("%s %s level %d: %zu -> %zu bytes (%.6f), best of %d: %.3f ms, %.0f MB/s\n", encode ? "encode" : "decode",
               argv[3], f.level, f.data->size(), total, static_cast<double>(total) / static_cast<double>(f.data->size()),
               runs, best * 1e3, static_cast<double>(f.data->size()) / best / 1e6);
@@ -295,21 +299,10 @@ int fixed_main(int argc, char** argv) {
 // included) and decode speed (best CPU time of RUNS).
 int rans_main(int argc, char** argv) {
   const int runs = argc > 2 ? std::atoi(argv[2]) : 20;
-  const auto& data = corpus("bf16");
-  if (data.empty()) return 1;
-  const size_t n = data.size() / 2;
-  std::vector<uint8_t> hi(n), lo(n);
-  uint8_t* streams[2] = {hi.data(), lo.data()};
-  split(DType::bf16, data.data(), n, streams);
-  auto best_of = [runs](auto&& f) {
-    double best = 1e30;
-    for (int r = 0; r < runs; ++r) {
-      const double t0 = cpu_seconds();
-      f();
-      best = std::min(best, cpu_seconds() - t0);
-    }
-    return best;
-  };
+  const auto& hi = bf16_exponents();
+  if (hi.empty()) return 1;
+  const size_t n = hi.size();
+  auto best_of = [runs](auto&& f) { return best_cpu_seconds(runs, f); };
   std::vector<uint8_t> out(kChunk + 64);
   // Huffman, as the codec codes it (level 3 policy) and with one table per chunk.
   for (int tables : {8, 1}) {
@@ -399,12 +392,9 @@ int rans_main(int argc, char** argv) {
 // speed over all segments (best CPU time of RUNS); every output checked against the symbols.
 int lanes_main(int argc, char** argv) {
   const int runs = argc > 2 ? std::atoi(argv[2]) : 20;
-  const auto& data = corpus("bf16");
-  if (data.empty()) return 1;
-  const size_t n_all = data.size() / 2;
-  std::vector<uint8_t> hi(n_all), lo(n_all);
-  uint8_t* streams[2] = {hi.data(), lo.data()};
-  split(DType::bf16, data.data(), n_all, streams);
+  const auto& hi = bf16_exponents();
+  if (hi.empty()) return 1;
+  const size_t n_all = hi.size();
   constexpr size_t kSeg = 21 * 3072;  // 64,512: every stream count below divides it (gathers: by 16)
   const size_t n_seg = n_all / kSeg, n = n_seg * kSeg;
   struct Segment {
@@ -430,15 +420,7 @@ int lanes_main(int argc, char** argv) {
       }
   }
   std::vector<uint8_t> out(kSeg + 64);  // timed decodes write one segment at a time (cache-resident, as a chunk's)
-  auto best_of = [runs](auto&& f) {
-    double best = 1e30;
-    for (int r = 0; r < runs; ++r) {
-      const double t0 = cpu_seconds();
-      f();
-      best = std::min(best, cpu_seconds() - t0);
-    }
-    return best;
-  };
+  auto best_of = [runs](auto&& f) { return best_cpu_seconds(runs, f); };
   auto code_all = [&](int lanes) {
     for (size_t g = 0; g < n_seg; ++g) segs[g].coded = lanes_proto::encode(hi.data() + g * kSeg, kSeg, lanes, segs[g].enc);
   };

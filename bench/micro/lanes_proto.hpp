@@ -189,9 +189,9 @@ __attribute__((target("avx512f,avx512bw"))) inline void transpose16(const uint8_
 }
 
 // G groups of 16 streams (16 * G = c.start.size()); single[v] = code length | symbol << 8 for
-// the 9-bit value v. Symbols [0, per - per % 16) of each stream; the rest by the caller.
+// the 9-bit value v. Symbols per stream (c.per) must be a multiple of 16.
 template <int G>
-__attribute__((target("avx512f,avx512bw"))) size_t decode_gather(const Coded& c, const uint32_t* single, uint8_t* out) {
+__attribute__((target("avx512f,avx512bw"))) void decode_gather(const Coded& c, const uint32_t* single, uint8_t* out) {
   __m512i pos[G], bp[G];
   for (int g = 0; g < G; ++g) {
     alignas(64) uint32_t st[16];
@@ -202,8 +202,7 @@ __attribute__((target("avx512f,avx512bw"))) size_t decode_gather(const Coded& c,
   const __m512i mask = _mm512_set1_epi32(511), m15 = _mm512_set1_epi32(15), m7 = _mm512_set1_epi32(7);
   alignas(64) uint8_t rows[G][16][16];
   const TransposeMap& map = transpose_map();
-  const size_t done = c.per - c.per % 16;
-  for (size_t i = 0; i < done; i += 16) {
+  for (size_t i = 0; i < c.per; i += 16) {
     for (int k = 0; k < 16; k += 2)
       for (int g = 0; g < G; ++g) {
         __m512i w = _mm512_srlv_epi32(_mm512_i32gather_epi32(pos[g], c.bytes.data(), 1), bp[g]);
@@ -223,7 +222,6 @@ __attribute__((target("avx512f,avx512bw"))) size_t decode_gather(const Coded& c,
       transpose16(rows[g], dst, map);
     }
   }
-  return done;
 }
 #pragma GCC diagnostic pop
 #endif
