@@ -3,31 +3,62 @@
 #include "entropy/huffman_dispatch.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 namespace tenzip::detail {
 
 namespace {
 
+// Bit reversal by bytes: two lookups instead of a loop per bit.
+constexpr auto kRev8 = [] {
+  std::array<uint8_t, 256> t{};
+  for (int b = 0; b < 256; ++b)
+    for (int i = 0; i < 8; ++i) t[b] = static_cast<uint8_t>(t[b] | (((b >> i) & 1) << (7 - i)));
+  return t;
+}();
+// The len low bits of code in reverse order (len <= 16).
 uint32_t reverse_bits(uint32_t code, int len) noexcept {
-  uint32_t r = 0;
-  for (int i = 0; i < len; ++i) r |= ((code >> i) & 1u) << (len - 1 - i);
-  return r;
+  const uint32_t rev16 = (uint32_t{kRev8[code & 255]} << 8) | kRev8[(code >> 8) & 255];
+  return rev16 >> (16 - len);
 }
 
-// Canonical code values for `lengths`, MSB-first (as in DEFLATE): shorter codes first, then by symbol.
-void canonical_codes(const HuffLengths& h, uint32_t* codes) noexcept {
-  uint32_t count[kHuffMaxBits + 1] = {};
-  for (int s = h.min_sym; s <= h.max_sym; ++s) count[h.len[s]]++;
-  count[0] = 0;
-  uint32_t next[kHuffMaxBits + 2] = {};
-  uint32_t code = 0;
-  for (int l = 1; l <= kHuffMaxBits; ++l) {
-    code = (code + count[l - 1]) << 1;
-    next[l] = code;
+// The present symbols in canonical order (by length, then symbol) with their canonical codes
+// (MSB-first, as in DEFLATE) bit-reversed, as we read and write LSB-first; returns how many.
+// One bit set per symbol and length first, then each length's symbols in turn: the next code
+// stays in a register. (Counting codes per length in an array indexed by the length chains
+// the increments of neighbouring symbols, which mostly share a length, through memory.)
+int canonical_present(const HuffLengths& h, HuffCode* out) noexcept {
+  constexpr int kGroups = 256 / 16;
+  uint16_t mask[kHuffMaxBits + 1][kGroups] = {};  // mask[l][g] bit i: symbol 16g + i has length l
+  const int g0 = h.min_sym / 16, g1 = h.max_sym / 16;
+  for (int g = g0; g <= g1; ++g) {
+#if defined(__SSE2__)
+    const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h.len.data() + 16 * g));
+    for (int l = 1; l <= h.max_len; ++l)
+      mask[l][g] = static_cast<uint16_t>(_mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(static_cast<char>(l)))));
+#else
+    for (int i = 0; i < 16; ++i) {
+      const int l = h.len[16 * g + i];
+      if (l) mask[l][g] = static_cast<uint16_t>(mask[l][g] | (1u << i));
+    }
+#endif
   }
-  for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) codes[s] = next[h.len[s]]++;
+  int n = 0;
+  uint32_t code = 0;
+  for (int l = 1; l <= h.max_len; ++l) {
+    for (int g = g0; g <= g1; ++g)
+      for (uint32_t m = mask[l][g]; m; m &= m - 1) {
+        out[n++] = {static_cast<uint16_t>(reverse_bits(code, l)), static_cast<uint8_t>(l),
+                    static_cast<uint8_t>(16 * g + __builtin_ctz(m))};
+        ++code;
+      }
+    code <<= 1;
+  }
+  return n;
 }
 
 }  // namespace
@@ -120,20 +151,9 @@ uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& h) noexcept {
 void huff_build_encoder(const HuffLengths& h, HuffEncTable& out) noexcept {
   std::memset(out.data(), 0, sizeof(out));
   if (h.max_sym < h.min_sym) return;
-  uint32_t codes[256] = {};
-  canonical_codes(h, codes);
-  // Bit reversal by bytes: two lookups instead of a loop per bit. A code of len bits reversed
-  // as 16 bits lies in the top len of them: << 47 puts it just below bit 63.
-  static constexpr auto kRev8 = [] {
-    std::array<uint8_t, 256> t{};
-    for (int b = 0; b < 256; ++b)
-      for (int i = 0; i < 8; ++i) t[b] = static_cast<uint8_t>(t[b] | (((b >> i) & 1) << (7 - i)));
-    return t;
-  }();
-  for (int s = h.min_sym; s <= h.max_sym; ++s) {
-    const uint64_t rev16 = (uint64_t{kRev8[codes[s] & 255]} << 8) | kRev8[(codes[s] >> 8) & 255];
-    if (h.len[s]) out[s] = (rev16 << 47) | h.len[s];
-  }
+  HuffCode present[256];
+  const int n = canonical_present(h, present);
+  for (int c = 0; c < n; ++c) out[present[c].sym] = (uint64_t{present[c].rev} << (63 - present[c].len)) | present[c].len;
 }
 
 void huff_build_pair_encoder(const HuffLengths& h, const HuffEncTable& enc, HuffPairEntry* pairs) noexcept {
@@ -165,13 +185,8 @@ void huff_build_decoder(const HuffLengths& h, int bits, HuffDecTable& out) noexc
     }
     return;
   }
-  uint32_t codes[256] = {};
-  canonical_codes(h, codes);
   HuffCode present[256];
-  int n_present = 0;
-  for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s])
-      present[n_present++] = {static_cast<uint16_t>(reverse_bits(codes[s], h.len[s])), h.len[s], static_cast<uint8_t>(s)};
+  const int n_present = canonical_present(h, present);
   if (multi) {
     huff_kernels().build_multi(present, n_present, out.multi.data());
     return;
@@ -204,10 +219,9 @@ int huff_flat_length(const HuffLengths& h) noexcept {
 
 void huff_build_flat_map(const HuffLengths& h, uint8_t* map) noexcept {
   std::memset(map, 0, kHuffFlatMapSize);
-  uint32_t codes[256] = {};
-  canonical_codes(h, codes);
-  for (int s = h.min_sym; s <= h.max_sym; ++s)
-    if (h.len[s]) map[reverse_bits(codes[s], h.len[s])] = static_cast<uint8_t>(s);
+  HuffCode present[256];
+  const int n = canonical_present(h, present);
+  for (int c = 0; c < n; ++c) map[present[c].rev] = present[c].sym;
 }
 
 size_t huff_description_size(const HuffLengths& h) noexcept {
