@@ -164,9 +164,30 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
   lane[0].out = o0; lane[1].out = o1; lane[2].out = o2; lane[3].out = o3;
 }
 
-// One stream alone to the end of its current block, one symbol per lookup (short tails,
-// or once the other streams are done). Multi tables give their first symbol.
+// One stream alone to the end of its current block (short tails, or once the other streams
+// are done): whole entries while they fit, then one symbol per lookup (a multi entry's first).
 inline void huff_finish_block(BitReader& r, Lane& l, uint64_t mask, int k, bool multi) noexcept {
+  // Whole entries while the block has room for every symbol an entry may hold (none of them
+  // then belongs to the next block, coded with another table).
+  const size_t room = multi ? 4 : 2;
+  while (static_cast<size_t>(l.block_end - l.out) >= room) {
+    r.refill();
+    for (int i = 0; i < k && static_cast<size_t>(l.block_end - l.out) >= room; ++i) {
+      if (multi) {
+        const uint64_t e = l.t[(r.buf >> r.c) & kMultiMask];
+        r.c += e & 63;
+        const uint32_t syms = static_cast<uint32_t>(e >> 8);
+        std::memcpy(l.out, &syms, 4);
+        l.out += e >> 56;
+      } else {
+        const uint32_t e = l.pair[(r.buf >> r.c) & mask];
+        r.c += e & 63;
+        const uint16_t syms = static_cast<uint16_t>(e >> 8);
+        std::memcpy(l.out, &syms, 2);
+        l.out += e >> 24;
+      }
+    }
+  }
   while (l.out < l.block_end) {
     r.refill();
     for (int i = 0; i < k && l.out < l.block_end; ++i) {
