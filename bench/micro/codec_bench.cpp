@@ -6,7 +6,8 @@
 // time and the payload size; under callgrind, --toggle-collect='*fixed_pass*' counts the
 // passes only (valgrind --tool=callgrind --toggle-collect='*fixed_pass*' ... --fixed enc bf16 1).
 // Prototypes measured against the codec: --rans RUNS (rans_proto.hpp), --lanes RUNS
-// (lanes_proto.hpp: more bitstreams per Huffman section, scalar and AVX-512 gathers).
+// (lanes_proto.hpp: more bitstreams per Huffman section, scalar and AVX-512 gathers;
+// permute_proto.hpp: 128 lanes with the decode table in AVX-512 registers).
 // Data: the corpus tensors extracted by bench/extract_corpus.py (default: build/corpus_tensors,
 // override with TENZIP_CORPUS_TENSORS). bytes_per_second is of uncompressed data.
 #include <benchmark/benchmark.h>
@@ -27,6 +28,7 @@
 #include "entropy/stream_coder.hpp"
 #include "split/split.hpp"
 #include "lanes_proto.hpp"
+#include "permute_proto.hpp"
 #include "rans_proto.hpp"
 
 using namespace tenzip;
@@ -386,7 +388,8 @@ int rans_main(int argc, char** argv) {
 }
 
 // --lanes: the exponent decode loop with more independent bitstreams than the format's four
-// (lanes_proto.hpp): scalar lockstep over 4/6/8 streams and AVX-512 gathers over 16/32/64.
+// (lanes_proto.hpp): scalar lockstep over 4/6/8 streams and AVX-512 gathers over 16/32/64;
+// then 128 lanes with the table in registers and codes of <= 8 bits (permute_proto.hpp).
 // The bf16 exponent stream of the corpus in segments of 63K symbols (about a chunk), each
 // with its own code of <= 9 bits (as the codec's chunks have; table builds not timed). Decode
 // speed over all segments (best CPU time of RUNS); every output checked against the symbols.
@@ -491,6 +494,62 @@ int lanes_main(int argc, char** argv) {
   if (gather(std::integral_constant<int, 1>{}) || gather(std::integral_constant<int, 2>{}) ||
       gather(std::integral_constant<int, 4>{}))
     return 1;
+  if (!__builtin_cpu_supports("avx512vbmi") || !__builtin_cpu_supports("avx512vbmi2")) {
+    std::printf("no AVX-512 VBMI/VBMI2: register-table decoder not measured\n");
+    return 0;
+  }
+  // permute_proto.hpp: the table in registers, 128 interleaved lanes, codes of <= 8 bits.
+  // What the 8-bit limit costs where the codec adapts (a code per 4K block): per block,
+  // optimal codes of <= 8 and <= 9 bits.
+  uint64_t block8 = 0, block9 = 0;
+  for (size_t b = 0; b + 4096 <= n; b += 4096) {
+    uint32_t counts[256] = {};
+    for (size_t i = b; i < b + 4096; ++i) counts[hi[i]]++;
+    HuffLengths l8, l9;
+    huff_build_lengths(counts, 8, l8);
+    huff_build_lengths(counts, 9, l9);
+    block8 += huff_cost_bits(counts, l8);
+    block9 += huff_cost_bits(counts, l9);
+  }
+  std::vector<permute_proto::Code> codes(n_seg);
+  std::vector<permute_proto::Coded> coded(n_seg);
+  uint64_t code_bits = 0, stored = 0;
+  for (size_t g = 0; g < n_seg; ++g) {
+    uint32_t counts[256] = {};
+    for (size_t i = g * kSeg; i < (g + 1) * kSeg; ++i) counts[hi[i]]++;
+    HuffLengths len;
+    huff_build_lengths(counts, 8, len);
+    if (len.max_len == 0) return std::fprintf(stderr, "lanes: a one-symbol segment (not handled)\n"), 1;
+    code_bits += huff_cost_bits(counts, len);
+    HuffEncTable enc;
+    huff_build_encoder(len, enc);
+    for (int s = 0; s < 256; ++s)
+      if (len.len[s]) {
+        codes[g].len[s] = len.len[s];
+        codes[g].rev[s] = static_cast<uint8_t>((enc[s] >> (63 - len.len[s])) & ((1u << len.len[s]) - 1));
+      }
+    coded[g] = permute_proto::encode(hi.data() + g * kSeg, kSeg, codes[g]);
+    stored += coded[g].bytes();
+  }
+  std::printf("codes <= 8 bits: %.3f bits/symbol (%.3f with 9), %.3f as 128 lanes (refill order, padding); "
+              "per 4K block: %.4f (%.4f with 9, %+.2f%%)\n",
+              static_cast<double>(code_bits) / static_cast<double>(n), static_cast<double>(bits) / static_cast<double>(n),
+              8.0 * static_cast<double>(stored) / static_cast<double>(n), static_cast<double>(block8) / static_cast<double>(n),
+              static_cast<double>(block9) / static_cast<double>(n),
+              100.0 * (static_cast<double>(block8) / static_cast<double>(block9) - 1.0));
+  for (size_t g = 0; g < n_seg; ++g) {
+    for (bool simd : {false, true}) {
+      std::memset(out.data(), 0, kSeg);
+      if (simd) permute_proto::decode(coded[g], codes[g], kSeg, out.data());
+      else permute_proto::decode_scalar(coded[g], codes[g], kSeg, out.data());
+      if (std::memcmp(out.data(), hi.data() + g * kSeg, kSeg) != 0)
+        return std::fprintf(stderr, "lanes: register-table decoder (%s) decoded wrong symbols in segment %zu\n",
+                            simd ? "avx-512" : "scalar reference", g), 1;
+    }
+  }
+  const double t = best_of([&] { for (size_t g = 0; g < n_seg; ++g) permute_proto::decode(coded[g], codes[g], kSeg, out.data()); });
+  std::printf("%-26s %2d lanes: %6.0f M symbols/s  (%.2fx the 4-stream lockstep)\n", "avx-512 register tables", 128,
+              n / t / 1e6, base / t);
 #else
   std::printf("x86-64 only\n");
 #endif

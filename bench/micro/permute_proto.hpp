@@ -1,0 +1,177 @@
+// Prototype, not the product: Huffman decoding with the table in registers (AVX-512 VBMI),
+// 128 interleaved lanes, one symbol per lane per step (codec_bench --lanes, last rows).
+//
+// The gather decoders of lanes_proto.hpp lose to the scalar loop because each lookup is a
+// gather from memory. With codes of at most 8 bits, a decode table has 256 entries: symbol
+// and length tables of 256 bytes each fit in four zmm registers apiece, and a lookup for 64
+// bytes at once is two vpermi2b and a blend by the index's top bit. So:
+//  - codes are limited to 8 bits (the codec allows 9), so that one byte refills a lane to
+//    the 8 bits a lookup needs (a 9-bit code can leave a lane with 0 unread bits, and 9 + 8
+//    bits do not fit a 16-bit lane; 32-bit lanes would halve the symbols per lookup). What
+//    the limit costs is printed by --lanes;
+//  - lanes are 16-bit words, 32 per register, each holding 8..16 unread bits of its own
+//    bitstream; four registers (groups) are decoded in turn so that their chains overlap;
+//  - symbol i belongs to group (i / 32) % 4, lane i % 32: a step of a group decodes 32
+//    consecutive symbols, stored with one vpmovwb, in order (no transpose);
+//  - after each step, the lanes left with fewer than 8 unread bits take one byte each from
+//    their group's refill stream, in lane order (vpexpandb with the lane mask spread to even
+//    bytes); the encoder writes the bytes in exactly that order by running the same counts.
+// A lane refills while it may still need bits, so its last refill can take a byte past its
+// code bits (written as 0): that padding is counted in the bits/symbol reported. One code
+// per segment here; a format would switch tables per 4K block (32 steps; eight registers).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+namespace permute_proto {
+
+constexpr int kLanes = 32;   // 16-bit lanes per register
+constexpr int kGroups = 4;   // registers decoded in turn
+constexpr size_t kStep = kLanes * kGroups;  // symbols per step of all groups
+
+// Codes as (reversed code, length 1..8) per symbol, 0 for absent symbols.
+struct Code {
+  uint8_t rev[256] = {}, len[256] = {};
+};
+
+struct Coded {
+  std::vector<uint8_t> stream[kGroups];  // each followed by 64 zero bytes (masked loads stay inside)
+  size_t bytes() const {
+    size_t b = 0;
+    for (const auto& s : stream) b += s.size() - 64;
+    return b;
+  }
+};
+
+inline Coded encode(const uint8_t* syms, size_t n, const Code& code) {
+  Coded c;
+  const size_t steps = n / kStep;
+  for (int g = 0; g < kGroups; ++g) {
+    // Each lane's bitstream (LSB-first), then the bytes in the decoder's order of reading.
+    std::vector<uint8_t> lane_bytes[kLanes];
+    for (int j = 0; j < kLanes; ++j) {
+      uint32_t acc = 0;
+      int nb = 0;
+      for (size_t t = 0; t < steps; ++t) {
+        const uint8_t s = syms[t * kStep + g * kLanes + j];
+        acc |= uint32_t{code.rev[s]} << nb;
+        nb += code.len[s];
+        for (; nb >= 8; nb -= 8, acc >>= 8) lane_bytes[j].push_back(static_cast<uint8_t>(acc));
+      }
+      if (nb) lane_bytes[j].push_back(static_cast<uint8_t>(acc));
+    }
+    size_t next[kLanes] = {};
+    auto take = [&](int j) { return next[j] < lane_bytes[j].size() ? lane_bytes[j][next[j]++] : (next[j]++, uint8_t{0}); };
+    std::vector<uint8_t>& out = c.stream[g];
+    int unread[kLanes];
+    for (int j = 0; j < kLanes; ++j) {
+      out.push_back(take(j));
+      out.push_back(take(j));
+      unread[j] = 16;
+    }
+    for (size_t t = 0; t < steps; ++t) {
+      for (int j = 0; j < kLanes; ++j) unread[j] -= code.len[syms[t * kStep + g * kLanes + j]];
+      if (t + 1 == steps) break;  // no refill after the last step
+      for (int j = 0; j < kLanes; ++j)
+        if (unread[j] < 8) {
+          out.push_back(take(j));
+          unread[j] += 8;
+        }
+    }
+    out.insert(out.end(), 64, 0);
+  }
+  return c;
+}
+
+// The same decode one lane at a time (the layout's reference; no speed intended).
+inline void decode_scalar(const Coded& c, const Code& code, size_t n, uint8_t* out) {
+  for (int g = 0; g < kGroups; ++g) {
+    const uint8_t* p = c.stream[g].data();
+    uint32_t buf[kLanes], unread[kLanes];
+    for (int j = 0; j < kLanes; ++j) {
+      buf[j] = p[0] | unsigned{p[1]} << 8;
+      p += 2;
+      unread[j] = 16;
+    }
+    for (size_t t = 0; t < n / kStep; ++t) {
+      for (int j = 0; j < kLanes; ++j) {
+        int s = 0;
+        while (!code.len[s] || (buf[j] & ((1u << code.len[s]) - 1)) != code.rev[s]) ++s;
+        out[t * kStep + g * kLanes + j] = static_cast<uint8_t>(s);
+        buf[j] >>= code.len[s];
+        unread[j] -= code.len[s];
+      }
+      for (int j = 0; j < kLanes; ++j)
+        if (unread[j] < 8) {
+          buf[j] |= unsigned{*p++} << unread[j];
+          unread[j] += 8;
+        }
+    }
+  }
+}
+
+#if defined(__x86_64__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside its own AVX-512 headers
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#define TENZIP_PERMUTE_TARGET __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,bmi2,popcnt")))
+
+// 64 byte lookups in a 256-entry table held in t[0..3] (t[k] = entries 64k..64k+63).
+TENZIP_PERMUTE_TARGET inline __m512i lookup256(const __m512i* t, __m512i idx, __mmask64 top) noexcept {
+  const __m512i lo = _mm512_permutex2var_epi8(t[0], idx, t[1]);
+  const __m512i hi = _mm512_permutex2var_epi8(t[2], idx, t[3]);
+  return _mm512_mask_blend_epi8(top, lo, hi);
+}
+
+// Decodes n symbols (a multiple of kStep) into out.
+TENZIP_PERMUTE_TARGET inline void decode(const Coded& c, const Code& code, size_t n, uint8_t* out) {
+  alignas(64) uint8_t sym_bytes[256], len_bytes[256];
+  for (int s = 0; s < 256; ++s)  // by the next 8 bits (LSB-first); a complete code fills all
+    for (unsigned v = code.rev[s]; code.len[s] && v < 256; v += 1u << code.len[s]) {
+      sym_bytes[v] = static_cast<uint8_t>(s);
+      len_bytes[v] = code.len[s];
+    }
+  __m512i S[4], L[4];
+  for (int k = 0; k < 4; ++k) {
+    S[k] = _mm512_load_si512(sym_bytes + 64 * k);
+    L[k] = _mm512_load_si512(len_bytes + 64 * k);
+  }
+  const __m512i low_byte = _mm512_set1_epi16(0xFF), eight = _mm512_set1_epi16(8);
+  __m512i buf[kGroups], unread[kGroups];
+  const uint8_t* p[kGroups];
+  for (int g = 0; g < kGroups; ++g) {
+    p[g] = c.stream[g].data();
+    buf[g] = _mm512_loadu_si512(p[g]);  // lane j: its first two bytes
+    p[g] += 64;
+    unread[g] = _mm512_set1_epi16(16);
+  }
+  const size_t steps = n / kStep;
+  for (size_t t = 0; t < steps; ++t) {
+    for (int g = 0; g < kGroups; ++g) {
+      // Index bytes: a lane's low byte is its next 8 bits (the high byte's lookups are unused).
+      const __mmask64 top = _mm512_movepi8_mask(buf[g]);
+      const __m512i sym = lookup256(S, buf[g], top);
+      const __m512i len = _mm512_and_si512(lookup256(L, buf[g], top), low_byte);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + t * kStep + g * kLanes), _mm512_cvtepi16_epi8(sym));
+      buf[g] = _mm512_srlv_epi16(buf[g], len);
+      unread[g] = _mm512_sub_epi16(unread[g], len);
+      const __mmask32 need = _mm512_cmplt_epu16_mask(unread[g], eight);
+      const __m512i bytes = _mm512_maskz_expandloadu_epi8(_pdep_u64(need, 0x5555555555555555ull), p[g]);
+      p[g] += _mm_popcnt_u32(need);
+      buf[g] = _mm512_or_si512(buf[g], _mm512_sllv_epi16(bytes, unread[g]));
+      unread[g] = _mm512_mask_add_epi16(unread[g], need, unread[g], eight);
+    }
+  }
+}
+#undef TENZIP_PERMUTE_TARGET
+#pragma GCC diagnostic pop
+#endif
+
+}  // namespace permute_proto
