@@ -17,8 +17,8 @@
 //    their group's refill stream, in lane order (vpexpandb with the lane mask spread to even
 //    bytes); the encoder writes the bytes in exactly that order by running the same counts.
 // A lane refills while it may still need bits, so its last refill can take a byte past its
-// code bits (written as 0): that padding is counted in the bits/symbol reported. One code
-// per segment here; a format would switch tables per 4K block (32 steps; eight registers).
+// code bits (written as 0): that padding is counted in the bits/symbol reported. A code may
+// change every block_steps steps (32 steps = a 4K block): eight registers to reload.
 #pragma once
 
 #include <cstddef>
@@ -36,9 +36,11 @@ constexpr int kLanes = 32;   // 16-bit lanes per register
 constexpr int kGroups = 4;   // registers decoded in turn
 constexpr size_t kStep = kLanes * kGroups;  // symbols per step of all groups
 
-// Codes as (reversed code, length 1..8) per symbol, 0 for absent symbols.
+// Codes as (reversed code, length 1..8) per symbol, 0 for absent symbols; the present ones.
 struct Code {
   uint8_t rev[256] = {}, len[256] = {};
+  int n = 0;
+  uint8_t present[256];
 };
 
 struct Coded {
@@ -50,7 +52,8 @@ struct Coded {
   }
 };
 
-inline Coded encode(const uint8_t* syms, size_t n, const Code& code) {
+// Step t (symbols [t * kStep, (t + 1) * kStep)) is coded with codes[t / block_steps].
+inline Coded encode(const uint8_t* syms, size_t n, const Code* codes, size_t block_steps) {
   Coded c;
   const size_t steps = n / kStep;
   for (int g = 0; g < kGroups; ++g) {
@@ -60,6 +63,7 @@ inline Coded encode(const uint8_t* syms, size_t n, const Code& code) {
       uint32_t acc = 0;
       int nb = 0;
       for (size_t t = 0; t < steps; ++t) {
+        const Code& code = codes[t / block_steps];
         const uint8_t s = syms[t * kStep + g * kLanes + j];
         acc |= uint32_t{code.rev[s]} << nb;
         nb += code.len[s];
@@ -77,7 +81,7 @@ inline Coded encode(const uint8_t* syms, size_t n, const Code& code) {
       unread[j] = 16;
     }
     for (size_t t = 0; t < steps; ++t) {
-      for (int j = 0; j < kLanes; ++j) unread[j] -= code.len[syms[t * kStep + g * kLanes + j]];
+      for (int j = 0; j < kLanes; ++j) unread[j] -= codes[t / block_steps].len[syms[t * kStep + g * kLanes + j]];
       if (t + 1 == steps) break;  // no refill after the last step
       for (int j = 0; j < kLanes; ++j)
         if (unread[j] < 8) {
@@ -91,7 +95,7 @@ inline Coded encode(const uint8_t* syms, size_t n, const Code& code) {
 }
 
 // The same decode one lane at a time (the layout's reference; no speed intended).
-inline void decode_scalar(const Coded& c, const Code& code, size_t n, uint8_t* out) {
+inline void decode_scalar(const Coded& c, const Code* codes, size_t block_steps, size_t n, uint8_t* out) {
   for (int g = 0; g < kGroups; ++g) {
     const uint8_t* p = c.stream[g].data();
     uint32_t buf[kLanes], unread[kLanes];
@@ -101,6 +105,7 @@ inline void decode_scalar(const Coded& c, const Code& code, size_t n, uint8_t* o
       unread[j] = 16;
     }
     for (size_t t = 0; t < n / kStep; ++t) {
+      const Code& code = codes[t / block_steps];
       for (int j = 0; j < kLanes; ++j) {
         int s = 0;
         while (!code.len[s] || (buf[j] & ((1u << code.len[s]) - 1)) != code.rev[s]) ++s;
@@ -130,19 +135,28 @@ TENZIP_PERMUTE_TARGET inline __m512i lookup256(const __m512i* t, __m512i idx, __
   return _mm512_mask_blend_epi8(top, lo, hi);
 }
 
-// Decodes n symbols (a multiple of kStep) into out.
-TENZIP_PERMUTE_TARGET inline void decode(const Coded& c, const Code& code, size_t n, uint8_t* out) {
-  alignas(64) uint8_t sym_bytes[256], len_bytes[256];
-  for (int s = 0; s < 256; ++s)  // by the next 8 bits (LSB-first); a complete code fills all
-    for (unsigned v = code.rev[s]; code.len[s] && v < 256; v += 1u << code.len[s]) {
-      sym_bytes[v] = static_cast<uint8_t>(s);
-      len_bytes[v] = code.len[s];
-    }
-  __m512i S[4], L[4];
-  for (int k = 0; k < 4; ++k) {
-    S[k] = _mm512_load_si512(sym_bytes + 64 * k);
-    L[k] = _mm512_load_si512(len_bytes + 64 * k);
+// The symbol and length tables of a code, by the next 8 bits (LSB-first): four registers
+// each. Built as 16-bit entries (symbol | length << 8: one store per index) and split in
+// registers.
+TENZIP_PERMUTE_TARGET inline void load_tables(const Code& code, __m512i* S, __m512i* L) {
+  alignas(64) uint16_t entry[256];
+  for (int i = 0; i < code.n; ++i) {  // a complete code fills every entry
+    const uint8_t s = code.present[i];
+    const uint16_t e = static_cast<uint16_t>(s | code.len[s] << 8);
+    for (unsigned v = code.rev[s]; v < 256; v += 1u << code.len[s]) entry[v] = e;
   }
+  for (int k = 0; k < 4; ++k) {
+    const __m512i w0 = _mm512_load_si512(entry + 64 * k), w1 = _mm512_load_si512(entry + 64 * k + 32);
+    S[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(w0)), _mm512_cvtepi16_epi8(w1), 1);
+    L[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(w0, 8))),
+                              _mm512_cvtepi16_epi8(_mm512_srli_epi16(w1, 8)), 1);
+  }
+}
+
+// Decodes n symbols (a multiple of kStep) into out, step t with codes[t / block_steps]
+// (its tables built when its first step comes).
+TENZIP_PERMUTE_TARGET inline void decode(const Coded& c, const Code* codes, size_t block_steps, size_t n, uint8_t* out) {
+  __m512i S[4], L[4];
   const __m512i low_byte = _mm512_set1_epi16(0xFF), eight = _mm512_set1_epi16(8);
   __m512i buf[kGroups], unread[kGroups];
   const uint8_t* p[kGroups];
@@ -154,6 +168,7 @@ TENZIP_PERMUTE_TARGET inline void decode(const Coded& c, const Code& code, size_
   }
   const size_t steps = n / kStep;
   for (size_t t = 0; t < steps; ++t) {
+    if (t % block_steps == 0) load_tables(codes[t / block_steps], S, L);
     for (int g = 0; g < kGroups; ++g) {
       // Index bytes: a lane's low byte is its next 8 bits (the high byte's lookups are unused).
       const __mmask64 top = _mm512_movepi8_mask(buf[g]);
