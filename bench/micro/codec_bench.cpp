@@ -508,10 +508,7 @@ int lanes_main(int argc, char** argv) {
   // permute_proto.hpp: the table in registers, 128 interleaved lanes, codes of <= 8 bits.
   // What the 8-bit limit costs where the codec adapts (a code per 4K block): per block,
   // optimal codes of <= 8 and <= 9 bits.
-  // Or an escape: the rarest symbols share one code (<= 8 bits) and follow as raw bytes in a
-  // side stream (a lane with an escape takes the next byte there, as a refill); per block the
-  // best count threshold.
-  uint64_t block8 = 0, block9 = 0, block_esc = 0;
+  uint64_t block8 = 0, block9 = 0;
   for (size_t b = 0; b + 4096 <= n; b += 4096) {
     uint32_t counts[256] = {};
     for (size_t i = b; i < b + 4096; ++i) counts[hi[i]]++;
@@ -520,34 +517,54 @@ int lanes_main(int argc, char** argv) {
     huff_build_lengths(counts, 9, l9);
     block8 += huff_cost_bits(counts, l8);
     block9 += huff_cost_bits(counts, l9);
+  }
+  std::printf("codes <= 8 bits, per 4K block: %.4f bits/symbol (%.4f with 9, %+.2f%%)\n",
+              static_cast<double>(block8) / static_cast<double>(n), static_cast<double>(block9) / static_cast<double>(n),
+              100.0 * (static_cast<double>(block8) / static_cast<double>(block9) - 1.0));
+  // A code of <= 8 bits for `counts`; with `escape`, the symbols seen at most `rare` times
+  // share the code of an uncoded symbol value and follow as bytes (the best `rare` for the
+  // bits). Returns the bits it codes the symbols in (escape bytes included) and its description.
+  auto make_code = [](const uint32_t* counts, bool escape, permute_proto::Code& c, size_t& description) {
     uint64_t best = UINT64_MAX;
     for (uint32_t rare : {0u, 1u, 2u, 3u, 5u, 8u, 13u}) {
-      uint32_t kept[257] = {};  // symbols, then the escape at 256: its count in kept[256]
+      if (rare > 0 && !escape) break;
+      uint32_t kept[256] = {}, esc_count = 0;
       uint64_t raw_bits = 0;
       for (int s = 0; s < 256; ++s) {
         if (counts[s] > rare) kept[s] = counts[s];
-        else { kept[256] += counts[s]; raw_bits += 8ull * counts[s]; }
+        else { esc_count += counts[s]; raw_bits += 8ull * counts[s]; }
       }
-      // The escape takes the place of an absent symbol (there is one: not all 256 are kept).
-      int slot = -1;
-      for (int s = 0; s < 256 && slot < 0; ++s)
-        if (!kept[s]) slot = s;
-      if (kept[256] && slot < 0) continue;
-      if (kept[256]) kept[slot] = kept[256];
-      HuffLengths le;
-      huff_build_lengths(kept, 8, le);
-      best = std::min(best, huff_cost_bits(kept, le) + raw_bits);
+      // The escape's code sits at a value without a code of its own, next to the kept ones
+      // (the description covers the range of coded values).
+      int esc = -1, lo = 256, hi_kept = -1;
+      for (int s = 0; s < 256; ++s)
+        if (kept[s]) { lo = std::min(lo, s); hi_kept = s; }
+      if (esc_count) esc = hi_kept < 255 ? hi_kept + 1 : lo > 0 ? lo - 1 : -1;
+      if (esc_count && esc < 0) continue;
+      if (esc >= 0) kept[esc] = esc_count;
+      HuffLengths len;
+      huff_build_lengths(kept, 8, len);
+      if (len.max_len == 0) continue;  // one symbol: not handled
+      const uint64_t bits = huff_cost_bits(kept, len) + raw_bits;
+      if (bits >= best) continue;
+      best = bits;
+      description = huff_description_size(len);
+      HuffEncTable enc;
+      huff_build_encoder(len, enc);
+      c = permute_proto::Code{};
+      c.esc = esc;
+      for (int s = 0; s < 256; ++s)
+        if (len.len[s]) {
+          c.len[s] = len.len[s];
+          c.rev[s] = static_cast<uint8_t>((enc[s] >> (63 - len.len[s])) & ((1u << len.len[s]) - 1));
+          c.present[c.n++] = static_cast<uint8_t>(s);
+        }
     }
-    block_esc += best;
-  }
-  std::printf("codes <= 8 bits, per 4K block: %.4f bits/symbol (%.4f with 9, %+.2f%%), %.4f with an escape (%+.2f%%)\n",
-              static_cast<double>(block8) / static_cast<double>(n), static_cast<double>(block9) / static_cast<double>(n),
-              100.0 * (static_cast<double>(block8) / static_cast<double>(block9) - 1.0),
-              static_cast<double>(block_esc) / static_cast<double>(n),
-              100.0 * (static_cast<double>(block_esc) / static_cast<double>(block9) - 1.0));
+    return best;
+  };
   // A code per segment (as the rows above), or per 4K block (32 steps; tables built in the
-  // timed decode, as the codec builds its own).
-  auto permute = [&](size_t block_steps) {
+  // timed decode, as the codec builds its own); with or without escapes.
+  auto permute = [&](size_t block_steps, bool escape) {
     const size_t block = block_steps * permute_proto::kStep, per_seg = (kSeg + block - 1) / block;
     std::vector<permute_proto::Code> codes(n_seg * per_seg);
     std::vector<permute_proto::Coded> coded(n_seg);
@@ -556,20 +573,11 @@ int lanes_main(int argc, char** argv) {
       for (size_t k = 0; k < per_seg; ++k) {
         uint32_t counts[256] = {};
         for (size_t i = g * kSeg + k * block; i < std::min((g + 1) * kSeg, g * kSeg + (k + 1) * block); ++i) counts[hi[i]]++;
-        HuffLengths len;
-        huff_build_lengths(counts, 8, len);
-        if (len.max_len == 0) return std::fprintf(stderr, "lanes: a one-symbol block (not handled)\n"), 1;
-        code_bits += huff_cost_bits(counts, len);
-        stored += huff_description_size(len);  // the code's description, as a HUFF section stores it
-        HuffEncTable enc;
-        huff_build_encoder(len, enc);
-        permute_proto::Code& c = codes[g * per_seg + k];
-        for (int s = 0; s < 256; ++s)
-          if (len.len[s]) {
-            c.len[s] = len.len[s];
-            c.rev[s] = static_cast<uint8_t>((enc[s] >> (63 - len.len[s])) & ((1u << len.len[s]) - 1));
-            c.present[c.n++] = static_cast<uint8_t>(s);
-          }
+        size_t description = 0;
+        const uint64_t b = make_code(counts, escape, codes[g * per_seg + k], description);
+        if (b == UINT64_MAX) return std::fprintf(stderr, "lanes: a one-symbol block (not handled)\n"), 1;
+        code_bits += b;
+        stored += description;  // as a HUFF section stores a code
       }
       coded[g] = permute_proto::encode(hi.data() + g * kSeg, kSeg, &codes[g * per_seg], block_steps);
       stored += coded[g].bytes();
@@ -587,14 +595,17 @@ int lanes_main(int argc, char** argv) {
     const double t = best_of([&] {
       for (size_t g = 0; g < n_seg; ++g) permute_proto::decode(coded[g], &codes[g * per_seg], block_steps, kSeg, out.data());
     });
-    std::printf("%-26s %2d lanes: %6.0f M symbols/s  (%.2fx the 4-stream lockstep); a code per %s: %.3f bits/symbol, "
+    std::printf("%-26s %2d lanes: %6.0f M symbols/s  (%.2fx the 4-stream lockstep); a code per %s%s: %.3f bits/symbol, "
                 "%.3f as stored (+%.2f%%: code descriptions, lanes' last bytes, refill padding)\n",
                 "avx-512 register tables", 128, n / t / 1e6, base / t, per_seg == 1 ? "segment" : "4K block",
+                escape ? " with escapes" : "",
                 static_cast<double>(code_bits) / static_cast<double>(n), 8.0 * static_cast<double>(stored) / static_cast<double>(n),
                 100.0 * (8.0 * static_cast<double>(stored) / static_cast<double>(code_bits) - 1.0));
     return 0;
   };
-  if (permute(kSeg / permute_proto::kStep) || permute(4096 / permute_proto::kStep)) return 1;
+  if (permute(kSeg / permute_proto::kStep, false) || permute(4096 / permute_proto::kStep, false) ||
+      permute(4096 / permute_proto::kStep, true))
+    return 1;
   if (codec_decoder(8)) return 1;
 #else
   std::printf("x86-64 only\n");

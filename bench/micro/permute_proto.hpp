@@ -8,7 +8,9 @@
 //  - codes are limited to 8 bits (the codec allows 9), so that one byte refills a lane to
 //    the 8 bits a lookup needs (a 9-bit code can leave a lane with 0 unread bits, and 9 + 8
 //    bits do not fit a 16-bit lane; 32-bit lanes would halve the symbols per lookup). What
-//    the limit costs is printed by --lanes;
+//    the limit costs is printed by --lanes. Instead of lengthening rare symbols' codes, a
+//    code may escape them: they share one code, and their values follow as bytes in the
+//    group's escape stream, taken like refills (a branch: escapes are rare);
 //  - lanes are 16-bit words, 32 per register, each holding 8..16 unread bits of its own
 //    bitstream; four registers (groups) are decoded in turn so that their chains overlap;
 //  - symbol i belongs to group (i / 32) % 4, lane i % 32: a step of a group decodes 32
@@ -37,17 +39,23 @@ constexpr int kGroups = 4;   // registers decoded in turn
 constexpr size_t kStep = kLanes * kGroups;  // symbols per step of all groups
 
 // Codes as (reversed code, length 1..8) per symbol, 0 for absent symbols; the present ones.
+// An escape (esc >= 0): the code at symbol esc stands for every symbol without a code of its
+// own (and for esc itself), whose value then follows as a byte in the group's escape stream.
 struct Code {
   uint8_t rev[256] = {}, len[256] = {};
   int n = 0;
   uint8_t present[256];
+  int esc = -1;
+  bool escaped(uint8_t s) const { return esc >= 0 && (s == esc || len[s] == 0); }
+  uint8_t coded_as(uint8_t s) const { return escaped(s) ? static_cast<uint8_t>(esc) : s; }
 };
 
 struct Coded {
-  std::vector<uint8_t> stream[kGroups];  // each followed by 64 zero bytes (masked loads stay inside)
+  // Each followed by 64 zero bytes (masked loads stay inside).
+  std::vector<uint8_t> stream[kGroups], escapes[kGroups];
   size_t bytes() const {
     size_t b = 0;
-    for (const auto& s : stream) b += s.size() - 64;
+    for (int g = 0; g < kGroups; ++g) b += stream[g].size() + escapes[g].size() - 128;
     return b;
   }
 };
@@ -64,7 +72,7 @@ inline Coded encode(const uint8_t* syms, size_t n, const Code* codes, size_t blo
       int nb = 0;
       for (size_t t = 0; t < steps; ++t) {
         const Code& code = codes[t / block_steps];
-        const uint8_t s = syms[t * kStep + g * kLanes + j];
+        const uint8_t s = code.coded_as(syms[t * kStep + g * kLanes + j]);
         acc |= uint32_t{code.rev[s]} << nb;
         nb += code.len[s];
         for (; nb >= 8; nb -= 8, acc >>= 8) lane_bytes[j].push_back(static_cast<uint8_t>(acc));
@@ -81,7 +89,12 @@ inline Coded encode(const uint8_t* syms, size_t n, const Code* codes, size_t blo
       unread[j] = 16;
     }
     for (size_t t = 0; t < steps; ++t) {
-      for (int j = 0; j < kLanes; ++j) unread[j] -= codes[t / block_steps].len[syms[t * kStep + g * kLanes + j]];
+      const Code& code = codes[t / block_steps];
+      for (int j = 0; j < kLanes; ++j) {
+        const uint8_t s = syms[t * kStep + g * kLanes + j];
+        if (code.escaped(s)) c.escapes[g].push_back(s);
+        unread[j] -= code.len[code.coded_as(s)];
+      }
       if (t + 1 == steps) break;  // no refill after the last step
       for (int j = 0; j < kLanes; ++j)
         if (unread[j] < 8) {
@@ -90,6 +103,7 @@ inline Coded encode(const uint8_t* syms, size_t n, const Code* codes, size_t blo
         }
     }
     out.insert(out.end(), 64, 0);
+    c.escapes[g].insert(c.escapes[g].end(), 64, 0);
   }
   return c;
 }
@@ -98,6 +112,7 @@ inline Coded encode(const uint8_t* syms, size_t n, const Code* codes, size_t blo
 inline void decode_scalar(const Coded& c, const Code* codes, size_t block_steps, size_t n, uint8_t* out) {
   for (int g = 0; g < kGroups; ++g) {
     const uint8_t* p = c.stream[g].data();
+    const uint8_t* e = c.escapes[g].data();
     uint32_t buf[kLanes], unread[kLanes];
     for (int j = 0; j < kLanes; ++j) {
       buf[j] = p[0] | unsigned{p[1]} << 8;
@@ -109,7 +124,7 @@ inline void decode_scalar(const Coded& c, const Code* codes, size_t block_steps,
       for (int j = 0; j < kLanes; ++j) {
         int s = 0;
         while (!code.len[s] || (buf[j] & ((1u << code.len[s]) - 1)) != code.rev[s]) ++s;
-        out[t * kStep + g * kLanes + j] = static_cast<uint8_t>(s);
+        out[t * kStep + g * kLanes + j] = s == code.esc ? *e++ : static_cast<uint8_t>(s);
         buf[j] >>= code.len[s];
         unread[j] -= code.len[s];
       }
@@ -137,12 +152,12 @@ TENZIP_PERMUTE_TARGET inline __m512i lookup256(const __m512i* t, __m512i idx, __
 
 // The symbol and length tables of a code, by the next 8 bits (LSB-first): four registers
 // each. Built as 16-bit entries (symbol | length << 8: one store per index) and split in
-// registers.
+// registers. The escape's length has bit 7 set.
 TENZIP_PERMUTE_TARGET inline void load_tables(const Code& code, __m512i* S, __m512i* L) {
   alignas(64) uint16_t entry[256];
   for (int i = 0; i < code.n; ++i) {  // a complete code fills every entry
     const uint8_t s = code.present[i];
-    const uint16_t e = static_cast<uint16_t>(s | code.len[s] << 8);
+    const uint16_t e = static_cast<uint16_t>(s | (code.len[s] | (s == code.esc ? 0x80 : 0)) << 8);
     for (unsigned v = code.rev[s]; v < 256; v += 1u << code.len[s]) entry[v] = e;
   }
   for (int k = 0; k < 4; ++k) {
@@ -157,11 +172,13 @@ TENZIP_PERMUTE_TARGET inline void load_tables(const Code& code, __m512i* S, __m5
 // (its tables built when its first step comes).
 TENZIP_PERMUTE_TARGET inline void decode(const Coded& c, const Code* codes, size_t block_steps, size_t n, uint8_t* out) {
   __m512i S[4], L[4];
-  const __m512i low_byte = _mm512_set1_epi16(0xFF), eight = _mm512_set1_epi16(8);
+  const __m512i len_bits = _mm512_set1_epi16(0x0F), esc_bit = _mm512_set1_epi16(0x80), eight = _mm512_set1_epi16(8);
   __m512i buf[kGroups], unread[kGroups];
   const uint8_t* p[kGroups];
+  const uint8_t* e[kGroups];
   for (int g = 0; g < kGroups; ++g) {
     p[g] = c.stream[g].data();
+    e[g] = c.escapes[g].data();
     buf[g] = _mm512_loadu_si512(p[g]);  // lane j: its first two bytes
     p[g] += 64;
     unread[g] = _mm512_set1_epi16(16);
@@ -172,8 +189,14 @@ TENZIP_PERMUTE_TARGET inline void decode(const Coded& c, const Code* codes, size
     for (int g = 0; g < kGroups; ++g) {
       // Index bytes: a lane's low byte is its next 8 bits (the high byte's lookups are unused).
       const __mmask64 top = _mm512_movepi8_mask(buf[g]);
-      const __m512i sym = lookup256(S, buf[g], top);
-      const __m512i len = _mm512_and_si512(lookup256(L, buf[g], top), low_byte);
+      __m512i sym = lookup256(S, buf[g], top);
+      const __m512i len_esc = lookup256(L, buf[g], top);
+      const __m512i len = _mm512_and_si512(len_esc, len_bits);
+      // Escaped lanes (rare: a branch) take their symbols from the escape stream, in lane order.
+      if (const __mmask32 esc = _mm512_test_epi16_mask(len_esc, esc_bit)) {
+        sym = _mm512_mask_mov_epi16(sym, esc, _mm512_maskz_expandloadu_epi8(_pdep_u64(esc, 0x5555555555555555ull), e[g]));
+        e[g] += _mm_popcnt_u32(esc);
+      }
       _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + t * kStep + g * kLanes), _mm512_cvtepi16_epi8(sym));
       buf[g] = _mm512_srlv_epi16(buf[g], len);
       unread[g] = _mm512_sub_epi16(unread[g], len);
