@@ -137,6 +137,49 @@ inline void decode_scalar(const Coded& c, const Code* codes, size_t block_steps,
   }
 }
 
+// The same layout as a machine without AVX-512 would decode it: plain C++, one 16-bit table
+// entry (symbol | length << 8, escape bit 7 of the length) per lookup, branch-free refills;
+// the 32 lanes of a group are independent, so their lookups overlap.
+inline void decode_portable(const Coded& c, const Code* codes, size_t block_steps, size_t n, uint8_t* out) {
+  uint16_t entry[256];
+  uint32_t buf[kGroups][kLanes], unread[kGroups][kLanes];
+  const uint8_t* p[kGroups];
+  const uint8_t* e[kGroups];
+  for (int g = 0; g < kGroups; ++g) {
+    p[g] = c.stream[g].data();
+    e[g] = c.escapes[g].data();
+    for (int j = 0; j < kLanes; ++j) {
+      buf[g][j] = p[g][0] | unsigned{p[g][1]} << 8;
+      p[g] += 2;
+      unread[g][j] = 16;
+    }
+  }
+  for (size_t t = 0; t < n / kStep; ++t) {
+    if (t % block_steps == 0) {
+      const Code& code = codes[t / block_steps];
+      for (int i = 0; i < code.n; ++i) {
+        const uint8_t s = code.present[i];
+        const uint16_t v = static_cast<uint16_t>(s | (code.len[s] | (s == code.esc ? 0x80 : 0)) << 8);
+        for (unsigned x = code.rev[s]; x < 256; x += 1u << code.len[s]) entry[x] = v;
+      }
+    }
+    for (int g = 0; g < kGroups; ++g) {
+      uint8_t* o = out + t * kStep + g * kLanes;
+      const uint8_t* pg = p[g];
+      for (int j = 0; j < kLanes; ++j) {  // a lane's refill right after its lookup: same order
+        const uint32_t v = entry[buf[g][j] & 255], len = (v >> 8) & 15;
+        if (__builtin_expect(v & 0x8000, 0)) o[j] = *e[g]++;
+        else o[j] = static_cast<uint8_t>(v);
+        const uint32_t u = unread[g][j] - len, need = u < 8;
+        buf[g][j] = (buf[g][j] >> len) | ((uint32_t{*pg} << u) & (0u - need));
+        pg += need;
+        unread[g][j] = u + 8 * need;
+      }
+      p[g] = pg;
+    }
+  }
+}
+
 #if defined(__x86_64__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside its own AVX-512 headers
