@@ -100,6 +100,17 @@ const std::vector<uint8_t>& bf16_exponents() {
   return hi;
 }
 
+// Byte counts of [p, p + n) into counts[256] (zeroed first), with the codec's histogram kernel.
+void count_bytes(const uint8_t* p, size_t n, uint32_t* counts) {
+  std::memset(counts, 0, 256 * sizeof(uint32_t));
+  huff_kernels().histogram(p, n, counts);
+}
+
+// Symbol s's code, bit-reversed (as written LSB-first), from its encoder entry.
+uint32_t reversed_code(const HuffEncTable& enc, int s, unsigned len) {
+  return static_cast<uint32_t>((enc[s] >> (63 - len)) & ((1u << len) - 1));
+}
+
 // The exponent stream alone: Huffman decode rate in symbols (bytes) per second.
 void ExponentDecode(benchmark::State& st, int max_tables) {
   const auto& hi = bf16_exponents();
@@ -409,8 +420,8 @@ int lanes_main(int argc, char** argv) {
   std::vector<Segment> segs(n_seg);
   uint64_t bits = 0;
   for (size_t g = 0; g < n_seg; ++g) {
-    uint32_t counts[256] = {};
-    for (size_t i = g * kSeg; i < (g + 1) * kSeg; ++i) counts[hi[i]]++;
+    uint32_t counts[256];
+    count_bytes(hi.data() + g * kSeg, kSeg, counts);
     HuffLengths len;
     huff_build_lengths(counts, kHuffMultiBits, len);
     bits += huff_cost_bits(counts, len);
@@ -418,7 +429,7 @@ int lanes_main(int argc, char** argv) {
     huff_build_decoder(len, kHuffMultiBits, *segs[g].table);
     for (int s = 0; s < 256; ++s)
       if (len.len[s]) {
-        const uint32_t l = len.len[s], rev = static_cast<uint32_t>((segs[g].enc[s] >> (63 - l)) & ((1u << l) - 1));
+        const uint32_t l = len.len[s], rev = reversed_code(segs[g].enc, s, l);
         for (uint32_t v = rev; v < 512; v += 1u << l) segs[g].single[v] = l | static_cast<uint32_t>(s) << 8;
       }
   }
@@ -510,8 +521,8 @@ int lanes_main(int argc, char** argv) {
   // optimal codes of <= 8 and <= 9 bits.
   uint64_t block8 = 0, block9 = 0;
   for (size_t b = 0; b + 4096 <= n; b += 4096) {
-    uint32_t counts[256] = {};
-    for (size_t i = b; i < b + 4096; ++i) counts[hi[i]]++;
+    uint32_t counts[256];
+    count_bytes(hi.data() + b, 4096, counts);
     HuffLengths l8, l9;
     huff_build_lengths(counts, 8, l8);
     huff_build_lengths(counts, 9, l9);
@@ -556,7 +567,7 @@ int lanes_main(int argc, char** argv) {
       for (int s = 0; s < 256; ++s)
         if (len.len[s]) {
           c.len[s] = len.len[s];
-          c.rev[s] = static_cast<uint8_t>((enc[s] >> (63 - len.len[s])) & ((1u << len.len[s]) - 1));
+          c.rev[s] = static_cast<uint8_t>(reversed_code(enc, s, len.len[s]));
           c.present[c.n++] = static_cast<uint8_t>(s);
         }
     }
@@ -571,8 +582,9 @@ int lanes_main(int argc, char** argv) {
     uint64_t code_bits = 0, stored = 0;
     for (size_t g = 0; g < n_seg; ++g) {
       for (size_t k = 0; k < per_seg; ++k) {
-        uint32_t counts[256] = {};
-        for (size_t i = g * kSeg + k * block; i < std::min((g + 1) * kSeg, g * kSeg + (k + 1) * block); ++i) counts[hi[i]]++;
+        uint32_t counts[256];
+        const size_t from = g * kSeg + k * block;
+        count_bytes(hi.data() + from, std::min((g + 1) * kSeg, from + block) - from, counts);
         size_t description = 0;
         const uint64_t b = make_code(counts, escape, codes[g * per_seg + k], description);
         if (b == UINT64_MAX) return std::fprintf(stderr, "lanes: a one-symbol block (not handled)\n"), 1;
@@ -583,14 +595,13 @@ int lanes_main(int argc, char** argv) {
       stored += coded[g].bytes();
     }
     for (size_t g = 0; g < n_seg; ++g) {
-      for (int kind = 0; kind < 3; ++kind) {
+      for (bool simd : {false, true}) {
         std::memset(out.data(), 0, kSeg);
-        if (kind == 0) permute_proto::decode_scalar(coded[g], &codes[g * per_seg], block_steps, kSeg, out.data());
-        if (kind == 1) permute_proto::decode_portable(coded[g], &codes[g * per_seg], block_steps, kSeg, out.data());
-        if (kind == 2) permute_proto::decode(coded[g], &codes[g * per_seg], block_steps, kSeg, out.data());
+        if (simd) permute_proto::decode(coded[g], &codes[g * per_seg], block_steps, kSeg, out.data());
+        else permute_proto::decode_portable(coded[g], &codes[g * per_seg], block_steps, kSeg, out.data());
         if (std::memcmp(out.data(), hi.data() + g * kSeg, kSeg) != 0)
           return std::fprintf(stderr, "lanes: register-table layout, %s decoder: wrong symbols in segment %zu\n",
-                              kind == 0 ? "reference" : kind == 1 ? "portable" : "avx-512", g), 1;
+                              simd ? "avx-512" : "portable", g), 1;
       }
     }
     const double tp = best_of([&] {

@@ -108,38 +108,19 @@ inline Coded encode(const uint8_t* syms, size_t n, const Code* codes, size_t blo
   return c;
 }
 
-// The same decode one lane at a time (the layout's reference; no speed intended).
-inline void decode_scalar(const Coded& c, const Code* codes, size_t block_steps, size_t n, uint8_t* out) {
-  for (int g = 0; g < kGroups; ++g) {
-    const uint8_t* p = c.stream[g].data();
-    const uint8_t* e = c.escapes[g].data();
-    uint32_t buf[kLanes], unread[kLanes];
-    for (int j = 0; j < kLanes; ++j) {
-      buf[j] = p[0] | unsigned{p[1]} << 8;
-      p += 2;
-      unread[j] = 16;
-    }
-    for (size_t t = 0; t < n / kStep; ++t) {
-      const Code& code = codes[t / block_steps];
-      for (int j = 0; j < kLanes; ++j) {
-        int s = 0;
-        while (!code.len[s] || (buf[j] & ((1u << code.len[s]) - 1)) != code.rev[s]) ++s;
-        out[t * kStep + g * kLanes + j] = s == code.esc ? *e++ : static_cast<uint8_t>(s);
-        buf[j] >>= code.len[s];
-        unread[j] -= code.len[s];
-      }
-      for (int j = 0; j < kLanes; ++j)
-        if (unread[j] < 8) {
-          buf[j] |= unsigned{*p++} << unread[j];
-          unread[j] += 8;
-        }
-    }
+// A code's decode table by the next 8 bits (LSB-first): symbol | length << 8, bit 7 of the
+// length set for the escape; a complete code fills every entry.
+inline void build_entries(const Code& code, uint16_t* entry) noexcept {
+  for (int i = 0; i < code.n; ++i) {
+    const uint8_t s = code.present[i];
+    const uint16_t v = static_cast<uint16_t>(s | (code.len[s] | (s == code.esc ? 0x80 : 0)) << 8);
+    for (unsigned x = code.rev[s]; x < 256; x += 1u << code.len[s]) entry[x] = v;
   }
 }
 
-// The same layout as a machine without AVX-512 would decode it: plain C++, one 16-bit table
-// entry (symbol | length << 8, escape bit 7 of the length) per lookup, branch-free refills;
-// the 32 lanes of a group are independent, so their lookups overlap.
+// The layout as a machine without AVX-512 would decode it: plain C++, one table entry per
+// lookup, branch-free refills; the 32 lanes of a group are independent, so their lookups
+// overlap.
 inline void decode_portable(const Coded& c, const Code* codes, size_t block_steps, size_t n, uint8_t* out) {
   uint16_t entry[256];
   uint32_t buf[kGroups][kLanes], unread[kGroups][kLanes];
@@ -155,14 +136,7 @@ inline void decode_portable(const Coded& c, const Code* codes, size_t block_step
     }
   }
   for (size_t t = 0; t < n / kStep; ++t) {
-    if (t % block_steps == 0) {
-      const Code& code = codes[t / block_steps];
-      for (int i = 0; i < code.n; ++i) {
-        const uint8_t s = code.present[i];
-        const uint16_t v = static_cast<uint16_t>(s | (code.len[s] | (s == code.esc ? 0x80 : 0)) << 8);
-        for (unsigned x = code.rev[s]; x < 256; x += 1u << code.len[s]) entry[x] = v;
-      }
-    }
+    if (t % block_steps == 0) build_entries(codes[t / block_steps], entry);
     for (int g = 0; g < kGroups; ++g) {
       uint8_t* o = out + t * kStep + g * kLanes;
       const uint8_t* pg = p[g];
@@ -193,16 +167,11 @@ TENZIP_PERMUTE_TARGET inline __m512i lookup256(const __m512i* t, __m512i idx, __
   return _mm512_mask_blend_epi8(top, lo, hi);
 }
 
-// The symbol and length tables of a code, by the next 8 bits (LSB-first): four registers
-// each. Built as 16-bit entries (symbol | length << 8: one store per index) and split in
-// registers. The escape's length has bit 7 set.
+// The symbol and length tables of a code (build_entries, split in registers): four
+// registers each.
 TENZIP_PERMUTE_TARGET inline void load_tables(const Code& code, __m512i* S, __m512i* L) {
   alignas(64) uint16_t entry[256];
-  for (int i = 0; i < code.n; ++i) {  // a complete code fills every entry
-    const uint8_t s = code.present[i];
-    const uint16_t e = static_cast<uint16_t>(s | (code.len[s] | (s == code.esc ? 0x80 : 0)) << 8);
-    for (unsigned v = code.rev[s]; v < 256; v += 1u << code.len[s]) entry[v] = e;
-  }
+  build_entries(code, entry);
   for (int k = 0; k < 4; ++k) {
     const __m512i w0 = _mm512_load_si512(entry + 64 * k), w1 = _mm512_load_si512(entry + 64 * k + 32);
     S[k] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(w0)), _mm512_cvtepi16_epi8(w1), 1);

@@ -94,6 +94,18 @@ inline uint64_t low_bits(uint64_t b, unsigned n) noexcept {
 template <int K, int kBits>
 constexpr size_t kInAdvance = (7 + K * kBits) / 8;  // bytes a refill may move a stream on
 
+// Both entry forms: the shift count in the low byte, the symbols from byte 1, their count in
+// the top byte (multi entries: 8 bytes, up to four symbols; pair entries: 4 bytes, up to
+// two). Stores all of an entry's symbol bytes at o (the next store overwrites those past the
+// count) and moves o past the kept ones.
+template <class Entry>
+inline void put_symbols(Entry e, uint8_t*& o) noexcept {
+  using Syms = std::conditional_t<sizeof(Entry) == 8, uint32_t, uint16_t>;
+  const Syms syms = static_cast<Syms>(e >> 8);
+  std::memcpy(o, &syms, sizeof(syms));
+  o += e >> (8 * sizeof(Entry) - 8);
+}
+
 template <int K, bool kMulti>
 inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
   constexpr int kMaxBits = kMulti ? kHuffMultiBits : kHuffMaxBits;
@@ -126,12 +138,7 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
     rd.p += used >> 3;
     b = (load_u64(rd.p) | kSentinel) >> (used & 7);
   };
-  // Both entry forms: the shift count in the low byte, the symbols from byte 1, their count
-  // in the top byte. Multi entries are 8 bytes with up to four symbols, pair entries 4 bytes
-  // with up to two; a lookup stores all of an entry's symbol bytes and keeps `count`.
-  using Entry = std::conditional_t<kMulti, uint64_t, uint32_t>;
-  using Syms = std::conditional_t<kMulti, uint32_t, uint16_t>;
-  constexpr unsigned kCountShift = 8 * sizeof(Entry) - 8;
+  using Entry = std::conditional_t<kMulti, uint64_t, uint32_t>;  // see put_symbols
   const unsigned index_bits = kMulti ? kHuffMultiBits : bits;
   auto table = [&](int s) -> const Entry* {
     if constexpr (kMulti) return lane[s].t;
@@ -146,9 +153,7 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
       {                                                             \
         const Entry e = t[low_bits(b, index_bits)];                 \
         b >>= e & 63;                                               \
-        const Syms syms = static_cast<Syms>(e >> 8);                \
-        std::memcpy(o, &syms, sizeof(syms));                        \
-        o += e >> kCountShift;                                      \
+        put_symbols(e, o);                                          \
       }
       for (int i = 0; i < K; ++i) {
         TENZIP_STEP(b0, o0, t0) TENZIP_STEP(b1, o1, t1) TENZIP_STEP(b2, o2, t2) TENZIP_STEP(b3, o3, t3)
@@ -176,15 +181,11 @@ inline void huff_finish_block(BitReader& r, Lane& l, uint64_t mask, int k, bool 
       if (multi) {
         const uint64_t e = l.t[(r.buf >> r.c) & kMultiMask];
         r.c += e & 63;
-        const uint32_t syms = static_cast<uint32_t>(e >> 8);
-        std::memcpy(l.out, &syms, 4);
-        l.out += e >> 56;
+        put_symbols(e, l.out);
       } else {
         const uint32_t e = l.pair[(r.buf >> r.c) & mask];
         r.c += e & 63;
-        const uint16_t syms = static_cast<uint16_t>(e >> 8);
-        std::memcpy(l.out, &syms, 2);
-        l.out += e >> 24;
+        put_symbols(e, l.out);
       }
     }
   }
