@@ -57,50 +57,99 @@ inline void histogram_block_scalar(const uint8_t* __restrict p, size_t len, uint
 }
 
 #if defined(__AVX2__)
+// One carry-save adder over bit-planes: (high, low) = the two-bit sum of a + b + c, bitwise.
+inline void csa(__m256i& high, __m256i& low, __m256i a, __m256i b, __m256i c) noexcept {
+  const __m256i u = _mm256_xor_si256(a, b);
+  high = _mm256_or_si256(_mm256_and_si256(a, b), _mm256_and_si256(u, c));
+  low = _mm256_xor_si256(u, c);
+}
+
+// Bit-sliced counters of one-hot bytes (Harley-Seal): bit k of every byte of the inputs adds
+// to count k, 16 vectors at a time through a tree of carry-save adders; only the 16s leave
+// the vector unit, as 8 popcounts. ones..eights hold what is not yet a multiple of 16.
+struct OneHotCounts {
+  __m256i ones = _mm256_setzero_si256(), twos = ones, fours = ones, eights = ones;
+  uint64_t sixteens[8] = {};
+  // Adds 16 vectors, taken in pairs from next() (which returns them one at a time), so that
+  // only a few are live at once.
+  template <class Next>
+  void add16(Next&& next) noexcept {
+    __m256i twos_a, twos_b, fours_a, fours_b, eights_a, eights_b, sixteen;
+    auto pair = [&](__m256i& carry) { const __m256i a = next(); csa(carry, ones, ones, a, next()); };
+    auto fours_of_4 = [&](__m256i& carry) { pair(twos_a); pair(twos_b); csa(carry, twos, twos, twos_a, twos_b); };
+    fours_of_4(fours_a);
+    fours_of_4(fours_b);
+    csa(eights_a, fours, fours, fours_a, fours_b);
+    fours_of_4(fours_a);
+    fours_of_4(fours_b);
+    csa(eights_b, fours, fours, fours_a, fours_b);
+    csa(sixteen, eights, eights, eights_a, eights_b);
+    add_plane(sixteens, sixteen);
+  }
+  // counts[k] += the number of bytes of v with bit k set (movemask reads bit 7 of each byte).
+  static void add_plane(uint64_t* counts, __m256i v) noexcept {
+    counts[7] += static_cast<uint64_t>(__builtin_popcount(static_cast<uint32_t>(_mm256_movemask_epi8(v))));
+    for (int k = 0; k < 7; ++k)
+      counts[k] += static_cast<uint64_t>(
+          __builtin_popcount(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_slli_epi16(v, 7 - k)))));
+  }
+  void total(uint32_t* out) const noexcept {
+    uint64_t o[8] = {}, t[8] = {}, f[8] = {}, e[8] = {};
+    add_plane(o, ones);
+    add_plane(t, twos);
+    add_plane(f, fours);
+    add_plane(e, eights);
+    for (int k = 0; k < 8; ++k) out[k] = static_cast<uint32_t>(16 * sixteens[k] + 8 * e[k] + 4 * f[k] + 2 * t[k] + o[k]);
+  }
+};
+
 // Skewed bytes (exponents) mostly fall in a few neighbouring values, and a scalar histogram
-// manages about one byte per cycle (each count is a load and a store). Here the 16 values
-// [w, w + 16) are counted 32 bytes at a time, with compares into per-lane byte counters (in
-// two passes of eight counters: sixteen would not fit the registers), and only the bytes
-// outside the window one by one: ~1.4x faster when the window holds ~98% of the bytes.
-// Returns the number of bytes outside the window.
+// manages about one byte per cycle (each count is a load and a store). Here each byte in the
+// 16 values [w, w + 16) becomes one set bit (a byte lookup into two 8-value halves), and the
+// bits are counted by carry-save adders, ~20 vector operations per 32 bytes; only the bytes
+// outside the window are counted one by one. Returns the number of bytes outside the window.
 inline size_t histogram_window16(const uint8_t* __restrict p, size_t len, int w, uint32_t* __restrict row) noexcept {
   std::memset(row, 0, 256 * sizeof(uint32_t));
-  const size_t nv = len & ~size_t{31};
+  const __m256i vbase = _mm256_set1_epi8(static_cast<char>(w));
+  // x - w + 0x70 (saturating) keeps the offset in the low nibble for the window's bytes and
+  // sets bit 7, which makes the lookup return 0, for all others.
+  const __m256i bias = _mm256_set1_epi8(0x70);
+  const __m256i lo_bit = _mm256_setr_epi8(1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0,  //
+                                          1, 2, 4, 8, 16, 32, 64, -128, 0, 0, 0, 0, 0, 0, 0, 0);
+  const __m256i hi_bit = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, -128,  //
+                                          0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 4, 8, 16, 32, 64, -128);
+  OneHotCounts lo, hi;
   size_t outside = 0;
-  for (int half = 0; half < 2; ++half) {
-    const int base = w + 8 * half;
-    const __m256i vbase = _mm256_set1_epi8(static_cast<char>(base));
-    for (size_t i = 0; i < nv;) {
-      __m256i c0 = _mm256_setzero_si256(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0, c6 = c0, c7 = c0;
-      // A lane counts at most one byte per vector: flushed before 255.
-      for (const size_t end = std::min(nv, i + 255 * 32); i < end; i += 32) {
-        const __m256i t = _mm256_sub_epi8(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)), vbase);
-        c0 = _mm256_sub_epi8(c0, _mm256_cmpeq_epi8(t, _mm256_set1_epi8(0)));
-        c1 = _mm256_sub_epi8(c1, _mm256_cmpeq_epi8(t, _mm256_set1_epi8(1)));
-        c2 = _mm256_sub_epi8(c2, _mm256_cmpeq_epi8(t, _mm256_set1_epi8(2)));
-        c3 = _mm256_sub_epi8(c3, _mm256_cmpeq_epi8(t, _mm256_set1_epi8(3)));
-        c4 = _mm256_sub_epi8(c4, _mm256_cmpeq_epi8(t, _mm256_set1_epi8(4)));
-        c5 = _mm256_sub_epi8(c5, _mm256_cmpeq_epi8(t, _mm256_set1_epi8(5)));
-        c6 = _mm256_sub_epi8(c6, _mm256_cmpeq_epi8(t, _mm256_set1_epi8(6)));
-        c7 = _mm256_sub_epi8(c7, _mm256_cmpeq_epi8(t, _mm256_set1_epi8(7)));
-        if (half == 0) {  // bytes outside [w, w + 16): t >= 16 unsigned
-          const __m256i in = _mm256_cmpeq_epi8(_mm256_min_epu8(t, _mm256_set1_epi8(15)), t);
-          for (uint32_t m = ~static_cast<uint32_t>(_mm256_movemask_epi8(in)); m; m &= m - 1) {
-            row[p[i + static_cast<size_t>(__builtin_ctz(m))]]++;
+  const size_t ng = len & ~size_t{511};  // groups of 16 vectors
+  for (size_t i = 0; i < ng; i += 512) {
+    // The low and high halves are counted in two passes over the group (one set of carry-save
+    // registers each; the group's 512 bytes stay in L1).
+    for (int half = 0; half < 2; ++half) {
+      const __m256i bits = half == 0 ? lo_bit : hi_bit;
+      size_t at = i;
+      (half == 0 ? lo : hi).add16([&] {
+        const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + at));
+        const __m256i u = _mm256_adds_epu8(_mm256_sub_epi8(x, vbase), bias);
+        if (half == 0)
+          for (uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(u)); m; m &= m - 1) {
+            row[p[at + static_cast<size_t>(__builtin_ctz(m))]]++;
             ++outside;
           }
-        }
-      }
-      const __m256i c[8] = {c0, c1, c2, c3, c4, c5, c6, c7};
-      for (int k = 0; k < 8; ++k) {
-        const __m256i s = _mm256_sad_epu8(c[k], _mm256_setzero_si256());  // four 64-bit lane sums
-        const __m128i s2 = _mm_add_epi64(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
-        row[base + k] += static_cast<uint32_t>(_mm_cvtsi128_si64(s2) + _mm_extract_epi64(s2, 1));
-      }
+        at += 32;
+        return _mm256_shuffle_epi8(bits, u);
+      });
     }
   }
-  for (size_t i = nv; i < len; ++i) row[p[i]]++;
-  return outside + (len - nv);
+  uint32_t counts[16];
+  lo.total(counts);
+  hi.total(counts + 8);
+  for (int k = 0; k < 16; ++k) row[w + k] += counts[k];
+  for (size_t i = ng; i < len; ++i) {
+    const uint8_t b = p[i];
+    row[b]++;
+    outside += static_cast<unsigned>(b - w) >= 16u;
+  }
+  return outside;
 }
 
 // The 16-value window that holds the most of row's counts: its start (<= 240) and count.
@@ -124,8 +173,8 @@ inline void histogram_blocks(const uint8_t* __restrict p, size_t n, size_t block
 #if defined(__AVX2__)
   // Blocks of a stream share their statistics: the first block's window comes from its first
   // 256 bytes, the next blocks' from the previous block's counts, and it is kept while at most
-  // 1/8 of a block's bytes fall outside. Without a window (wide alphabets) the search is
-  // retried every 4 blocks.
+  // 1/32 of a block's bytes fall outside (each costs a scalar count; a window is used while it
+  // holds 7/8 of them). Without a window (wide alphabets) the search is retried every 4 blocks.
   int w = -1, retry = 0;
 #endif
   for (size_t b = 0; b * block_size < n; ++b) {
@@ -139,7 +188,7 @@ inline void histogram_blocks(const uint8_t* __restrict p, size_t n, size_t block
     }
     const size_t outside = w >= 0 ? histogram_window16(p + start, len, w, row) : len;
     if (w < 0) histogram_block_scalar(p + start, len, row);
-    if (outside > len / 8 && --retry < 0) {
+    if (outside > len / 32 && --retry < 0) {
       if (histogram_best_window16(row, w) < len - len / 8) w = -1;
       retry = w < 0 ? 3 : 0;
     }

@@ -462,8 +462,10 @@ TEST(HuffKernels, FlatDecodeMatchesTheTableDecoder) {
 TEST(HuffKernels, BlockHistogramsMatchAPlainCount) {
   const HuffKernels* avx2 = huff_kernels_avx2();
   const bool has_avx2 = avx2 && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
-  for (int kind : {0, 2, 3, 5})
-    for (size_t n : {1, 7, 4095, 4096, 4097, 70000, 200003})
+  // Kinds: constant, two symbols, exponent-like (bytes outside the counted window), uniform,
+  // wide, drifting, deep trees; lengths around the 512-byte groups of the AVX2 kernel.
+  for (int kind : {0, 1, 2, 3, 4, 5, 7})
+    for (size_t n : {1, 7, 511, 512, 513, 4095, 4096, 4097, 70000, 200003})
       for (size_t block : {4, 4096, 65536, 131072}) {
         const auto in = bytes_with(n, static_cast<uint32_t>(n + block + kind), kind);
         const size_t n_blocks = (n - 1) / block + 1;
