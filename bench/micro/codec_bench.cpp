@@ -7,7 +7,8 @@
 // passes only (valgrind --tool=callgrind --toggle-collect='*fixed_pass*' ... --fixed enc bf16 1).
 // Prototypes measured against the codec: --rans RUNS (rans_proto.hpp), --lanes RUNS
 // (lanes_proto.hpp: more bitstreams per Huffman section, scalar and AVX-512 gathers;
-// permute_proto.hpp: 128 lanes with the decode table in AVX-512 registers).
+// permute_proto.hpp: 128 lanes with the decode table in AVX-512 registers), --lanes-e2e RUNS
+// [bf16|fp32] (whole chunk decodes with the exponents by permute_proto.hpp).
 // Data: the corpus tensors extracted by bench/extract_corpus.py (default: build/corpus_tensors,
 // override with TENZIP_CORPUS_TENSORS). bytes_per_second is of uncompressed data.
 #include <benchmark/benchmark.h>
@@ -23,6 +24,7 @@
 #include <vector>
 
 #include "codec/chunk_codec.hpp"
+#include "container/format.hpp"
 #include "entropy/huffman.hpp"
 #include "entropy/huffman_dispatch.hpp"
 #include "entropy/stream_coder.hpp"
@@ -398,6 +400,50 @@ int rans_main(int argc, char** argv) {
   return 0;
 }
 
+#if defined(__x86_64__)
+// A code of <= 8 bits for `counts`; with `escape`, the symbols seen at most `rare` times
+// share the code of an uncoded symbol value and follow as bytes (the best `rare` for the
+// bits). Returns the bits it codes the symbols in (escape bytes included) and its description.
+static uint64_t make_code(const uint32_t* counts, bool escape, permute_proto::Code& c, size_t& description) {
+  uint64_t best = UINT64_MAX;
+  for (uint32_t rare : {0u, 1u, 2u, 3u, 5u, 8u, 13u}) {
+    if (rare > 0 && !escape) break;
+    uint32_t kept[256] = {}, esc_count = 0;
+    uint64_t raw_bits = 0;
+    for (int s = 0; s < 256; ++s) {
+      if (counts[s] > rare) kept[s] = counts[s];
+      else { esc_count += counts[s]; raw_bits += 8ull * counts[s]; }
+    }
+    // The escape's code sits at a value without a code of its own, next to the kept ones
+    // (the description covers the range of coded values).
+    int esc = -1, lo = 256, hi_kept = -1;
+    for (int s = 0; s < 256; ++s)
+      if (kept[s]) { lo = std::min(lo, s); hi_kept = s; }
+    if (esc_count) esc = hi_kept < 255 ? hi_kept + 1 : lo > 0 ? lo - 1 : -1;
+    if (esc_count && esc < 0) continue;
+    if (esc >= 0) kept[esc] = esc_count;
+    HuffLengths len;
+    huff_build_lengths(kept, 8, len);
+    if (len.max_len == 0) continue;  // one symbol: not handled
+    const uint64_t bits = huff_cost_bits(kept, len) + raw_bits;
+    if (bits >= best) continue;
+    best = bits;
+    description = huff_description_size(len);
+    HuffEncTable enc;
+    huff_build_encoder(len, enc);
+    c = permute_proto::Code{};
+    c.esc = esc;
+    for (int s = 0; s < 256; ++s)
+      if (len.len[s]) {
+        c.len[s] = len.len[s];
+        c.rev[s] = static_cast<uint8_t>(reversed_code(enc, s, len.len[s]));
+        c.present[c.n++] = static_cast<uint8_t>(s);
+      }
+  }
+  return best;
+}
+#endif
+
 // --lanes: the exponent decode loop with more independent bitstreams than the format's four
 // (lanes_proto.hpp): scalar lockstep over 4/6/8 streams and AVX-512 gathers over 16/32/64;
 // then 128 lanes with the table in registers and codes of <= 8 bits (permute_proto.hpp).
@@ -532,47 +578,6 @@ int lanes_main(int argc, char** argv) {
   std::printf("codes <= 8 bits, per 4K block: %.4f bits/symbol (%.4f with 9, %+.2f%%)\n",
               static_cast<double>(block8) / static_cast<double>(n), static_cast<double>(block9) / static_cast<double>(n),
               100.0 * (static_cast<double>(block8) / static_cast<double>(block9) - 1.0));
-  // A code of <= 8 bits for `counts`; with `escape`, the symbols seen at most `rare` times
-  // share the code of an uncoded symbol value and follow as bytes (the best `rare` for the
-  // bits). Returns the bits it codes the symbols in (escape bytes included) and its description.
-  auto make_code = [](const uint32_t* counts, bool escape, permute_proto::Code& c, size_t& description) {
-    uint64_t best = UINT64_MAX;
-    for (uint32_t rare : {0u, 1u, 2u, 3u, 5u, 8u, 13u}) {
-      if (rare > 0 && !escape) break;
-      uint32_t kept[256] = {}, esc_count = 0;
-      uint64_t raw_bits = 0;
-      for (int s = 0; s < 256; ++s) {
-        if (counts[s] > rare) kept[s] = counts[s];
-        else { esc_count += counts[s]; raw_bits += 8ull * counts[s]; }
-      }
-      // The escape's code sits at a value without a code of its own, next to the kept ones
-      // (the description covers the range of coded values).
-      int esc = -1, lo = 256, hi_kept = -1;
-      for (int s = 0; s < 256; ++s)
-        if (kept[s]) { lo = std::min(lo, s); hi_kept = s; }
-      if (esc_count) esc = hi_kept < 255 ? hi_kept + 1 : lo > 0 ? lo - 1 : -1;
-      if (esc_count && esc < 0) continue;
-      if (esc >= 0) kept[esc] = esc_count;
-      HuffLengths len;
-      huff_build_lengths(kept, 8, len);
-      if (len.max_len == 0) continue;  // one symbol: not handled
-      const uint64_t bits = huff_cost_bits(kept, len) + raw_bits;
-      if (bits >= best) continue;
-      best = bits;
-      description = huff_description_size(len);
-      HuffEncTable enc;
-      huff_build_encoder(len, enc);
-      c = permute_proto::Code{};
-      c.esc = esc;
-      for (int s = 0; s < 256; ++s)
-        if (len.len[s]) {
-          c.len[s] = len.len[s];
-          c.rev[s] = static_cast<uint8_t>(reversed_code(enc, s, len.len[s]));
-          c.present[c.n++] = static_cast<uint8_t>(s);
-        }
-    }
-    return best;
-  };
   // A code per segment (as the rows above), or per 4K block (32 steps; tables built in the
   // timed decode, as the codec builds its own); with or without escapes.
   auto permute = [&](size_t block_steps, bool escape) {
@@ -630,9 +635,136 @@ int lanes_main(int argc, char** argv) {
   return 0;
 }
 
+// --lanes-e2e RUNS [DTYPE]: whole chunk decodes as a reader does them (every stream, merge,
+// XXH3 of the decoded chunk, into one large output buffer), by the codec's chunk decoder and
+// by the same with the exponent stream decoded by the register-table prototype instead (a
+// code per 4K block, with escapes; its tables built in the timed loop) wherever the codec
+// coded it with Huffman. The other streams are the codec's in both. The full 64K-element
+// chunks of the corpus's ALL tensors of DTYPE (bf16, default, or fp32); the two decodes
+// alternate RUNS times and the best CPU time of each is kept.
+int lanes_e2e_main(int argc, char** argv) {
+#if defined(__x86_64__)
+  if (!__builtin_cpu_supports("avx512vbmi") || !__builtin_cpu_supports("avx512vbmi2")) {
+    std::printf("no AVX-512 VBMI/VBMI2: register-table decoder not measured\n");
+    return 0;
+  }
+  const int runs = argc > 2 ? std::atoi(argv[2]) : 20;
+  const char* dtype_name = argc > 3 ? argv[3] : "bf16";
+  const DType dtype = *parse_dtype(dtype_name);
+  if (dtype != DType::bf16 && dtype != DType::fp32) return std::fprintf(stderr, "lanes-e2e: bf16 or fp32\n"), 1;
+  const size_t es = dtype_size(dtype), k = static_cast<size_t>(stream_count(dtype));
+  const auto& data = corpus(dtype_name);
+  if (data.empty()) return 1;
+  const size_t n_chunks = data.size() / es / kChunk, bytes = n_chunks * kChunk * es;
+  constexpr size_t kBlockSteps = 4096 / permute_proto::kStep;
+  constexpr size_t kCodes = kChunk / 4096;
+  struct Chunk {
+    std::vector<uint8_t> payload;
+    size_t exp_bytes = 0;  // the codec's exponent stream, as stored
+    bool huff = false;     // the codec coded it with Huffman (else the whole chunk is the codec's)
+    permute_proto::Code codes[kCodes];
+    permute_proto::Coded coded;
+    size_t coded_bytes = 0;  // the prototype's: code descriptions and streams
+  };
+  std::vector<Chunk> chunks(n_chunks);
+  ChunkEncoder enc;
+  std::vector<uint8_t> split_bufs[kMaxStreams];
+  uint8_t* split_at[kMaxStreams];
+  for (size_t s = 0; s < k; ++s) {
+    split_bufs[s].resize(kChunk);
+    split_at[s] = split_bufs[s].data();
+  }
+  const std::vector<uint8_t>& exps = split_bufs[0];
+  for (size_t c = 0; c < n_chunks; ++c) {
+    Chunk& ch = chunks[c];
+    const uint8_t* src = data.data() + c * kChunk * es;
+    enc.encode(dtype, src, kChunk, 3, ch.payload);
+    const StreamHeader h = peek_stream(ch.payload, 0, kChunk * es, /*chunk_level=*/true);
+    ch.exp_bytes = h.coded_size;
+    ch.huff = h.mode == StreamMode::huff;
+    split(dtype, src, kChunk, split_at);
+    for (size_t k = 0; k < kCodes; ++k) {
+      uint32_t counts[256];
+      count_bytes(exps.data() + k * 4096, 4096, counts);
+      size_t description = 0;
+      if (make_code(counts, true, ch.codes[k], description) == UINT64_MAX)
+        return std::fprintf(stderr, "lanes-e2e: a one-symbol block (not handled)\n"), 1;
+      ch.coded_bytes += description;
+    }
+    ch.coded = permute_proto::encode(exps.data(), kChunk, ch.codes, kBlockSteps);
+    ch.coded_bytes += ch.coded.bytes();
+  }
+  // The output is one buffer, written once before timing (its pages faulted in), as a
+  // reader's destination after the first use.
+  std::vector<uint8_t> dst(bytes, 0);
+  ChunkDecoder dec;
+  StreamDecoder others;
+  std::vector<uint8_t> exp_out(kChunk + 64), other_out[kMaxStreams];
+  for (auto& o : other_out) o.resize(kChunk);
+  uint64_t sink = 0;
+  auto codec_pass = [&] {
+    for (size_t c = 0; c < n_chunks; ++c) {
+      uint8_t* d = dst.data() + c * kChunk * es;
+      dec.decode(dtype, chunks[c].payload, d, kChunk);
+      sink += xxh3({d, kChunk * es});
+    }
+  };
+  auto lanes_pass = [&] {
+    for (size_t c = 0; c < n_chunks; ++c) {
+      const Chunk& ch = chunks[c];
+      uint8_t* d = dst.data() + c * kChunk * es;
+      if (ch.huff) {
+        permute_proto::decode(ch.coded, ch.codes, kBlockSteps, kChunk, exp_out.data());
+        size_t pos = ch.exp_bytes;
+        const uint8_t* streams[kMaxStreams] = {exp_out.data()};
+        for (size_t s = 1; s < k; ++s) streams[s] = others.decode(ch.payload, pos, kChunk, other_out[s].data());
+        merge(dtype, streams, kChunk, d);
+      } else {
+        dec.decode(dtype, ch.payload, d, kChunk);
+      }
+      sink += xxh3({d, kChunk * es});
+    }
+  };
+  for (int which = 0; which < 2; ++which) {
+    std::memset(dst.data(), 0, bytes);
+    if (which == 0) codec_pass();
+    else lanes_pass();
+    if (std::memcmp(dst.data(), data.data(), bytes) != 0)
+      return std::fprintf(stderr, "lanes-e2e: the %s decode differs from the source\n", which ? "prototype" : "codec"), 1;
+  }
+  double t_codec = 1e30, t_lanes = 1e30;
+  for (int r = 0; r < runs; ++r) {
+    t_codec = std::min(t_codec, best_cpu_seconds(1, codec_pass));
+    t_lanes = std::min(t_lanes, best_cpu_seconds(1, lanes_pass));
+  }
+  size_t exp_codec = 0, exp_lanes = 0, total = 0;
+  size_t n_huff = 0;
+  for (const Chunk& ch : chunks) {
+    exp_codec += ch.exp_bytes;
+    exp_lanes += ch.huff ? ch.coded_bytes : ch.exp_bytes;
+    total += ch.payload.size();
+    n_huff += ch.huff;
+  }
+  std::printf("%s ALL, %zu chunks of 64K elements (%zu with Huffman-coded exponents, which the prototype takes), "
+              "decoded with XXH3 into one buffer (best CPU time of %d):\n", dtype_name, n_chunks, n_huff, runs);
+  std::printf("  codec chunk decoder             %7.3f ms  %6.0f MB/s\n", t_codec * 1e3, bytes / t_codec / 1e6);
+  std::printf("  exponents by register tables    %7.3f ms  %6.0f MB/s  (%.2fx)\n", t_lanes * 1e3, bytes / t_lanes / 1e6,
+              t_codec / t_lanes);
+  std::printf("  exponent streams: codec %zu bytes, register tables %zu (%+.2f%%); the chunks %zu -> %zu bytes (%+.2f%%)\n",
+              exp_codec, exp_lanes, 100.0 * (static_cast<double>(exp_lanes) / static_cast<double>(exp_codec) - 1.0), total,
+              total - exp_codec + exp_lanes,
+              100.0 * (static_cast<double>(exp_lanes) - static_cast<double>(exp_codec)) / static_cast<double>(total));
+  benchmark::DoNotOptimize(sink);
+#else
+  std::printf("x86-64 only\n");
+#endif
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--fixed") return fixed_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "--lanes") return lanes_main(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "--lanes-e2e") return lanes_e2e_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "--rans") return rans_main(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
