@@ -124,21 +124,31 @@ inline size_t histogram_window16(const uint8_t* __restrict p, size_t len, int w,
   for (size_t i = 0; i < ng; i += 512) {
     // The low and high halves are counted in two passes over the group (one set of carry-save
     // registers each; the group's 512 bytes stay in L1).
+    // The vectors with bytes outside the window are listed (without a branch) and their bytes
+    // counted after the group: the rare, unpredictable branch stays out of the vector loop.
+    uint32_t listed[16], masks[16];
+    size_t n_listed = 0;
     for (int half = 0; half < 2; ++half) {
       const __m256i bits = half == 0 ? lo_bit : hi_bit;
       size_t at = i;
       (half == 0 ? lo : hi).add16([&] {
         const __m256i x = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + at));
         const __m256i u = _mm256_adds_epu8(_mm256_sub_epi8(x, vbase), bias);
-        if (half == 0)
-          for (uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(u)); m; m &= m - 1) {
-            row[p[at + static_cast<size_t>(__builtin_ctz(m))]]++;
-            ++outside;
-          }
+        if (half == 0) {
+          const uint32_t m = static_cast<uint32_t>(_mm256_movemask_epi8(u));
+          listed[n_listed] = static_cast<uint32_t>(at);
+          masks[n_listed] = m;
+          n_listed += m != 0;
+        }
         at += 32;
         return _mm256_shuffle_epi8(bits, u);
       });
     }
+    for (size_t k = 0; k < n_listed; ++k)
+      for (uint32_t m = masks[k]; m; m &= m - 1) {
+        row[p[listed[k] + static_cast<uint32_t>(__builtin_ctz(m))]]++;
+        ++outside;
+      }
   }
   uint32_t counts[16];
   lo.total(counts);
