@@ -442,6 +442,33 @@ static uint64_t make_code(const uint32_t* counts, bool escape, permute_proto::Co
   }
   return best;
 }
+
+// Codes n symbols in the register-table layout with a code of make_code per block of
+// block_steps steps (codes[] gets one per block). Adds the code bits to code_bits and the
+// bytes stored (code descriptions, as a HUFF section stores them, and streams) to stored.
+// False for a one-symbol block, which the prototype does not handle.
+static bool code_in_blocks(const uint8_t* syms, size_t n, size_t block_steps, bool escape, permute_proto::Code* codes,
+                           permute_proto::Coded& coded, uint64_t& code_bits, size_t& stored) {
+  const size_t block = block_steps * permute_proto::kStep;
+  for (size_t from = 0, b = 0; from < n; from += block, ++b) {
+    uint32_t counts[256];
+    count_bytes(syms + from, std::min(n, from + block) - from, counts);
+    size_t description = 0;
+    const uint64_t bits = make_code(counts, escape, codes[b], description);
+    if (bits == UINT64_MAX) return std::fprintf(stderr, "register tables: a one-symbol block (not handled)\n"), false;
+    code_bits += bits;
+    stored += description;
+  }
+  coded = permute_proto::encode(syms, n, codes, block_steps);
+  stored += coded.bytes();
+  return true;
+}
+
+static bool has_avx512_vbmi2() {
+  if (__builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2")) return true;
+  std::printf("no AVX-512 VBMI/VBMI2: register-table decoder not measured\n");
+  return false;
+}
 #endif
 
 // --lanes: the exponent decode loop with more independent bitstreams than the format's four
@@ -558,10 +585,7 @@ int lanes_main(int argc, char** argv) {
   if (gather(std::integral_constant<int, 1>{}) || gather(std::integral_constant<int, 2>{}) ||
       gather(std::integral_constant<int, 4>{}))
     return 1;
-  if (!__builtin_cpu_supports("avx512vbmi") || !__builtin_cpu_supports("avx512vbmi2")) {
-    std::printf("no AVX-512 VBMI/VBMI2: register-table decoder not measured\n");
-    return 0;
-  }
+  if (!has_avx512_vbmi2()) return 0;
   // permute_proto.hpp: the table in registers, 128 interleaved lanes, codes of <= 8 bits.
   // What the 8-bit limit costs where the codec adapts (a code per 4K block): per block,
   // optimal codes of <= 8 and <= 9 bits.
@@ -584,21 +608,11 @@ int lanes_main(int argc, char** argv) {
     const size_t block = block_steps * permute_proto::kStep, per_seg = (kSeg + block - 1) / block;
     std::vector<permute_proto::Code> codes(n_seg * per_seg);
     std::vector<permute_proto::Coded> coded(n_seg);
-    uint64_t code_bits = 0, stored = 0;
-    for (size_t g = 0; g < n_seg; ++g) {
-      for (size_t k = 0; k < per_seg; ++k) {
-        uint32_t counts[256];
-        const size_t from = g * kSeg + k * block;
-        count_bytes(hi.data() + from, std::min((g + 1) * kSeg, from + block) - from, counts);
-        size_t description = 0;
-        const uint64_t b = make_code(counts, escape, codes[g * per_seg + k], description);
-        if (b == UINT64_MAX) return std::fprintf(stderr, "lanes: a one-symbol block (not handled)\n"), 1;
-        code_bits += b;
-        stored += description;  // as a HUFF section stores a code
-      }
-      coded[g] = permute_proto::encode(hi.data() + g * kSeg, kSeg, &codes[g * per_seg], block_steps);
-      stored += coded[g].bytes();
-    }
+    uint64_t code_bits = 0;
+    size_t stored = 0;
+    for (size_t g = 0; g < n_seg; ++g)
+      if (!code_in_blocks(hi.data() + g * kSeg, kSeg, block_steps, escape, &codes[g * per_seg], coded[g], code_bits, stored))
+        return 1;
     for (size_t g = 0; g < n_seg; ++g) {
       for (bool simd : {false, true}) {
         std::memset(out.data(), 0, kSeg);
@@ -644,10 +658,7 @@ int lanes_main(int argc, char** argv) {
 // alternate RUNS times and the best CPU time of each is kept.
 int lanes_e2e_main(int argc, char** argv) {
 #if defined(__x86_64__)
-  if (!__builtin_cpu_supports("avx512vbmi") || !__builtin_cpu_supports("avx512vbmi2")) {
-    std::printf("no AVX-512 VBMI/VBMI2: register-table decoder not measured\n");
-    return 0;
-  }
+  if (!has_avx512_vbmi2()) return 0;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 20;
   const char* dtype_name = argc > 3 ? argv[3] : "bf16";
   const DType dtype = *parse_dtype(dtype_name);
@@ -674,25 +685,17 @@ int lanes_e2e_main(int argc, char** argv) {
     split_bufs[s].resize(kChunk);
     split_at[s] = split_bufs[s].data();
   }
-  const std::vector<uint8_t>& exps = split_bufs[0];
   for (size_t c = 0; c < n_chunks; ++c) {
     Chunk& ch = chunks[c];
     const uint8_t* src = data.data() + c * kChunk * es;
     enc.encode(dtype, src, kChunk, 3, ch.payload);
-    const StreamHeader h = peek_stream(ch.payload, 0, kChunk * es, /*chunk_level=*/true);
+    const StreamHeader h = peek_stream(ch.payload, 0, kChunk, /*chunk_level=*/true);
     ch.exp_bytes = h.coded_size;
     ch.huff = h.mode == StreamMode::huff;
     split(dtype, src, kChunk, split_at);
-    for (size_t k = 0; k < kCodes; ++k) {
-      uint32_t counts[256];
-      count_bytes(exps.data() + k * 4096, 4096, counts);
-      size_t description = 0;
-      if (make_code(counts, true, ch.codes[k], description) == UINT64_MAX)
-        return std::fprintf(stderr, "lanes-e2e: a one-symbol block (not handled)\n"), 1;
-      ch.coded_bytes += description;
-    }
-    ch.coded = permute_proto::encode(exps.data(), kChunk, ch.codes, kBlockSteps);
-    ch.coded_bytes += ch.coded.bytes();
+    uint64_t code_bits = 0;
+    if (!code_in_blocks(split_at[0], kChunk, kBlockSteps, /*escape=*/true, ch.codes, ch.coded, code_bits, ch.coded_bytes))
+      return 1;
   }
   // The output is one buffer, written once before timing (its pages faulted in), as a
   // reader's destination after the first use.

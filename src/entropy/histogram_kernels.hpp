@@ -88,8 +88,7 @@ struct OneHotCounts {
   }
   // counts[k] += the number of bytes of v with bit k set (movemask reads bit 7 of each byte).
   static void add_plane(uint64_t* counts, __m256i v) noexcept {
-    counts[7] += static_cast<uint64_t>(__builtin_popcount(static_cast<uint32_t>(_mm256_movemask_epi8(v))));
-    for (int k = 0; k < 7; ++k)
+    for (int k = 0; k < 8; ++k)
       counts[k] += static_cast<uint64_t>(
           __builtin_popcount(static_cast<uint32_t>(_mm256_movemask_epi8(_mm256_slli_epi16(v, 7 - k)))));
   }
@@ -123,9 +122,9 @@ inline size_t histogram_window16(const uint8_t* __restrict p, size_t len, int w,
   const size_t ng = len & ~size_t{511};  // groups of 16 vectors
   for (size_t i = 0; i < ng; i += 512) {
     // The low and high halves are counted in two passes over the group (one set of carry-save
-    // registers each; the group's 512 bytes stay in L1).
-    // The vectors with bytes outside the window are listed (without a branch) and their bytes
-    // counted after the group: the rare, unpredictable branch stays out of the vector loop.
+    // registers each; the group's 512 bytes stay in L1). The first pass also lists, without a
+    // branch, the vectors with bytes outside the window; those bytes are counted after the
+    // group, which keeps the rare, unpredictable branch out of the vector loop.
     uint32_t listed[16], masks[16];
     size_t n_listed = 0;
     for (int half = 0; half < 2; ++half) {
