@@ -46,6 +46,7 @@ int run_bench(const BenchArgs& a) {
   tenzip::CompressOptions opts;
   opts.dtype = a.dtype;
   opts.level = a.level;
+  opts.lanes = a.lanes;
   opts.threads = a.threads;
   for (const auto& file : a.files) {
     const std::string name = is_stdio(file) ? "stdin" : file;
@@ -86,6 +87,7 @@ int run_bench(const BenchArgs& a) {
         o += ",\"dtype\":" + json_string(std::string(tenzip::dtype_name(a.dtype)));
         o += ",\"threads\":" + std::to_string(a.threads);
         o += ",\"level\":" + std::to_string(a.level);
+        o += std::string(",\"lanes\":") + (a.lanes ? "true" : "false");
         o += ",\"size\":" + std::to_string(src.size());
         o += ",\"compressed_size\":" + std::to_string(packed.size());
         o += ",\"ratio\":" + json_number(ratio);
@@ -98,8 +100,9 @@ int run_bench(const BenchArgs& a) {
       } else {
         char r[32] = "-";
         if (!src.empty()) std::snprintf(r, sizeof r, "%.4f", ratio);
-        std::printf("%s : %s -T%u -l%d : %s => %s, ratio %s, compress %.1f MB/s, decompress %.1f MB/s\n",
+        std::printf("%s : %s -T%u -l%d%s : %s => %s, ratio %s, compress %.1f MB/s, decompress %.1f MB/s\n",
                     name.c_str(), std::string(tenzip::dtype_name(a.dtype)).c_str(), a.threads, a.level,
+                    a.lanes ? " --lanes" : "",
                     human_size(src.size()).c_str(), human_size(packed.size()).c_str(), r, cs, ds);
       }
       std::fflush(stdout);

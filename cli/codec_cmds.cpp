@@ -53,6 +53,7 @@ int run_compress(const CodecArgs& a) {
   tenzip::CompressOptions opts;
   opts.dtype = a.dtype;
   opts.level = a.level;
+  opts.lanes = a.lanes;
   opts.threads = a.threads;
   uint64_t total_out = 0;
   try {

@@ -20,6 +20,7 @@ struct CodecArgs {
   bool quiet = false;
   unsigned threads = 0;    // already resolved (never 0 here)
   int level = 3;
+  bool lanes = false;        // --lanes
   tenzip::DType dtype = tenzip::DType::bytes;
   bool dtype_given = false;  // --dtype: a raw buffer of that dtype, no model-file detection
   std::string format = "auto";  // --format (model files)
@@ -60,6 +61,7 @@ struct BenchArgs {
   tenzip::DType dtype = tenzip::DType::bytes;
   unsigned threads = 1;
   int level = 3;
+  bool lanes = false;
   bool json = false;
   double min_time = 1.0;  // seconds per direction per file
 };

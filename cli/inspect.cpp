@@ -131,7 +131,7 @@ std::string fmt_ratio(double r) {
   return b;
 }
 
-const char* kModeNames[tenzip::kStreamModes] = {"raw", "const", "huffman", "zstd", "zstd_elements"};
+const char* kModeNames[tenzip::kStreamModes] = {"raw", "const", "huffman", "zstd", "zstd_elements", "lanes"};
 
 void print_histogram_text(const ExpStats& s, size_t top) {
   const auto v = s.sorted();
@@ -342,10 +342,10 @@ int run_inspect(const InspectArgs& a) {
       std::printf("  ... %zu more segments (--json lists all)\n", info.segments.size() - kMaxSegLines);
 
     std::printf("\nstreams (summed over chunks):\n");
-    std::printf("  %-9s %-20s %14s %14s %8s   chunks: %s/%s/%s/%s/%s\n", "dtype", "stream", "raw B", "coded B", "ratio",
-                kModeNames[0], kModeNames[1], kModeNames[2], kModeNames[3], kModeNames[4]);
+    std::printf("  %-9s %-20s %14s %14s %8s   chunks: %s/%s/%s/%s/%s/%s\n", "dtype", "stream", "raw B", "coded B", "ratio",
+                kModeNames[0], kModeNames[1], kModeNames[2], kModeNames[3], kModeNames[4], kModeNames[5]);
     for (const auto& st : streams) {
-      std::printf("  %-9s %-20s %14llu %14llu %8s   %llu/%llu/%llu/%llu/%llu\n",
+      std::printf("  %-9s %-20s %14llu %14llu %8s   %llu/%llu/%llu/%llu/%llu/%llu\n",
                   std::string(tenzip::dtype_name(st.dtype)).c_str(), st.stream.c_str(),
                   static_cast<unsigned long long>(st.raw_size), static_cast<unsigned long long>(st.coded_size),
                   fmt_ratio(ratio_of(st.coded_size, st.raw_size)).c_str(),
@@ -353,7 +353,8 @@ int run_inspect(const InspectArgs& a) {
                   static_cast<unsigned long long>(st.chunks_by_mode[1]),
                   static_cast<unsigned long long>(st.chunks_by_mode[2]),
                   static_cast<unsigned long long>(st.chunks_by_mode[3]),
-                  static_cast<unsigned long long>(st.chunks_by_mode[4]));
+                  static_cast<unsigned long long>(st.chunks_by_mode[4]),
+                  static_cast<unsigned long long>(st.chunks_by_mode[5]));
     }
 
     // Full histograms for a few segments; with many (one per tensor), one line each plus

@@ -20,6 +20,11 @@ using namespace tzcli;
 
 void print_error(const std::string& what) { std::fprintf(stderr, "tenzip: error: %s\n", what.c_str()); }
 
+const char* const kLanesHelp =
+    "code exponents for AVX-512 VBMI decoders (Ice Lake, Zen 4 and later): ~1.4x faster bf16 "
+    "decompression there, several times slower exponent decoding elsewhere, ~0.1% larger; "
+    "files get format version 3";
+
 std::string version_line() {
   return "tenzip " + std::string(tenzip::version_string()) + " (format version " +
          std::to_string(tenzip::kFormatVersion) + ")";
@@ -78,6 +83,7 @@ int main(int argc, char** argv) {
   comp->add_option("-T,--threads", ca.threads, threads_help)->check(CLI::Range(0u, 4096u));
   comp->add_option("-l,--level", ca.level, "1 (fastest) .. 9 (smallest). Default: 3")
       ->check(CLI::Range(tenzip::kMinLevel, tenzip::kMaxLevel));
+  comp->add_flag("--lanes", ca.lanes, kLanesHelp);
   comp->add_option("-o,--output", ca.output, "output file, or - for stdout. Default: INPUT.tnz (stdout for stdin)");
   comp->add_flag("-c,--stdout", ca.to_stdout, "write to stdout");
   comp->add_flag("-f,--force", ca.force,
@@ -157,6 +163,7 @@ int main(int argc, char** argv) {
   ben->add_option("-T,--threads", ba.threads, threads_help)->check(CLI::Range(0u, 4096u));
   ben->add_option("-l,--level", ba.level, "1 (fastest) .. 9 (smallest). Default: 3")
       ->check(CLI::Range(tenzip::kMinLevel, tenzip::kMaxLevel));
+  ben->add_flag("--lanes", ba.lanes, kLanesHelp);
   ben->add_flag("--json", ba.json, "one JSON object per file and line on stdout");
   ben->add_option("--min-time", ba.min_time, "seconds to repeat each direction (at least 3 runs). Default: 1")
       ->check(CLI::Range(0.0, 3600.0));

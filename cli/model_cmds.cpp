@@ -45,6 +45,7 @@ tenzip::ModelCompressResult compress_one(const std::string& path, std::span<cons
                                          const tenzip::Sink& sink, const std::function<void(uint64_t)>& progress) {
   tenzip::ModelCompressOptions o;
   o.level = a.level;
+  o.lanes = a.lanes;
   o.threads = threads;
   o.format = a.format;
   o.progress = progress;

@@ -24,6 +24,7 @@ struct ModelCompressOptions {
   int level = 3;
   unsigned threads = 1;          // 0 = all hardware threads
   uint32_t chunk_elems = 65536;
+  bool lanes = false;            // CompressOptions::lanes: exponents for AVX-512 decoders
   // "auto" sniffs the file; "raw" stores it as bytes; or force one of: safetensors, gguf,
   // pytorch-zip (also TorchScript), onnx, tflite.
   std::string format = "auto";

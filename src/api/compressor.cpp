@@ -78,10 +78,11 @@ struct Compressor::Impl {
     sink(bytes);
     out += bytes.size();
   }
+  uint16_t version() const noexcept { return opts.lanes ? kFormatVersion : kFormatVersionDefault; }
   void ensure_header() {
     if (header_written) return;
     header_written = true;
-    const auto h = encode_file_header(opts.chunk_elems);
+    const auto h = encode_file_header(opts.chunk_elems, version());
     emit(h);
   }
 
@@ -179,7 +180,7 @@ struct Compressor::Impl {
       const size_t bytes = size_t{job.n_elems} * dtype_size(job.dtype);
       auto& f = frames[j];
       f.resize(kFrameHeaderSize);
-      encoders[w].encode(job.dtype, src, job.n_elems, opts.level, f);
+      encoders[w].encode(job.dtype, src, job.n_elems, opts.level, f, opts.lanes);
       const size_t payload = f.size() - kFrameHeaderSize;
       if (payload > UINT32_MAX - kFrameHeaderSize)
         throw Error(Errc::internal, "chunk payload of " + std::to_string(payload) + " bytes does not fit a frame");
@@ -211,6 +212,7 @@ struct Compressor::Impl {
     index.metadata = std::move(metadata);
     const std::vector<uint8_t> idx = encode_index(index);
     Footer f;
+    f.format_version = version();
     f.index_offset = out;
     f.index_size = idx.size();
     f.index_check = xxh3(idx);

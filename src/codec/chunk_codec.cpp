@@ -74,11 +74,14 @@ bool worth_elements_trial(const uint8_t* src, size_t n_elems, size_t split_size)
 }
 }  // namespace
 
-void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int level, std::vector<uint8_t>& out) {
+void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int level, std::vector<uint8_t>& out,
+                          bool lanes) {
   const StreamPolicy policy = policy_for(dtype, level);
   const int k = stream_count(dtype);
   if (k == 1) {
-    s_->streams.encode(src, n_elems, policy, out);
+    StreamPolicy first = policy;
+    first.lanes = lanes;
+    s_->streams.encode(src, n_elems, first, out);
     return;
   }
   const size_t start = out.size();
@@ -91,6 +94,7 @@ void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int l
   LzHint lz = LzHint::unknown;  // found on the first stream that looks for it, shared by the rest
   StreamPolicy exponents = policy;
   exponents.skewed = true;  // stream 0 holds the exponents: never near-random on real weights
+  exponents.lanes = lanes;
   for (int s = 0; s < k; ++s) s_->streams.encode(bufs[s], n_elems, s == 0 ? exponents : policy, out, &lz);
 
   // ZSTD_ELEMENTS: LZ over whole elements finds repeated values that no single byte stream

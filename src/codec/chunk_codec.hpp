@@ -21,7 +21,8 @@ class ChunkEncoder {
   ChunkEncoder();
   ~ChunkEncoder();
   // Appends the payload for `n_elems` elements at `src` to `out`. Never modifies `src`.
-  void encode(DType dtype, const uint8_t* src, size_t n_elems, int level, std::vector<uint8_t>& out);
+  // With `lanes`, the first stream (exponents) is coded LANES where HUFF would be.
+  void encode(DType dtype, const uint8_t* src, size_t n_elems, int level, std::vector<uint8_t>& out, bool lanes = false);
 
  private:
   struct Scratch;

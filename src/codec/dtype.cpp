@@ -7,7 +7,7 @@
 
 namespace tenzip {
 
-std::string_view version_string() { return "0.2.0"; }
+std::string_view version_string() { return "0.3.0"; }
 
 size_t dtype_size(DType d) noexcept {
   switch (d) {

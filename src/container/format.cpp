@@ -53,10 +53,10 @@ std::string at(const char* what, uint64_t n, uint64_t offset) {
 
 // ---------------------------------------------------------------- file header
 
-std::array<uint8_t, kFileHeaderSize> encode_file_header(uint32_t chunk_elems) noexcept {
+std::array<uint8_t, kFileHeaderSize> encode_file_header(uint32_t chunk_elems, uint16_t version) noexcept {
   std::array<uint8_t, kFileHeaderSize> b{};
   std::memcpy(b.data(), kFileMagic.data(), 8);
-  store_u16(&b[8], kFormatVersion);
+  store_u16(&b[8], version);
   store_u16(&b[10], 0);
   store_u32(&b[12], chunk_elems);
   store_u32(&b[16], xxh3_low32({b.data(), 16}));

@@ -53,10 +53,10 @@ std::string at(const char* what, uint64_t n, uint64_t offset);        // "chunk 
 
 // ---------------------------------------------------------------- file header (20 bytes)
 struct FileHeader {
-  uint16_t format_version = kFormatVersion;
+  uint16_t format_version = kFormatVersionDefault;
   uint32_t chunk_elems = 0;
 };
-std::array<uint8_t, kFileHeaderSize> encode_file_header(uint32_t chunk_elems) noexcept;
+std::array<uint8_t, kFileHeaderSize> encode_file_header(uint32_t chunk_elems, uint16_t version = kFormatVersionDefault) noexcept;
 // `bytes` may be shorter than 20 (then: truncated_input).
 FileHeader parse_file_header(std::span<const uint8_t> bytes);
 
@@ -114,7 +114,7 @@ struct Footer {
   uint64_t index_offset = 0;
   uint64_t index_size = 0;
   uint64_t index_check = 0;
-  uint16_t format_version = kFormatVersion;
+  uint16_t format_version = kFormatVersionDefault;
 };
 std::array<uint8_t, kFooterSize> encode_footer(const Footer& f) noexcept;
 // Validates magic, version (must equal the file header's), reserved, and that the index ends

@@ -63,6 +63,10 @@ int canonical_present(const HuffLengths& h, HuffCode* out) noexcept {
 
 }  // namespace
 
+int huff_canonical_codes(const HuffLengths& lengths, HuffCode* out) noexcept {
+  return lengths.max_len == 0 ? 0 : canonical_present(lengths, out);
+}
+
 void huff_build_tree(const uint32_t* counts, HuffTree& t) noexcept {
   // Symbols sorted by count ascending, ties by symbol (deterministic): one integer key each.
   uint64_t keys[256];

@@ -79,6 +79,8 @@ void huff_build_encoder(const HuffLengths& lengths, HuffEncTable& out) noexcept;
 void huff_build_pair_encoder(const HuffLengths& lengths, const HuffEncTable& enc, HuffPairEntry* pairs) noexcept;
 // A code for the decode-table builders: bit-reversed (LSB-first) code value, length, symbol.
 struct HuffCode { uint16_t rev; uint8_t len; uint8_t sym; };
+// The present symbols' codes in canonical order; returns how many (0 for a one-symbol table).
+int huff_canonical_codes(const HuffLengths& lengths, HuffCode* out) noexcept;
 
 // Builds the table at index width `bits` = huff_table_bits(m) for some m >= lengths.max_len:
 // `multi` if huff_use_multi(bits), else `single` and `pair`.

@@ -3,12 +3,14 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cassert>
 #include <bit>
 #include <cmath>
 #include <cstring>
 #include <string>
 
 #include "entropy/huffman_dispatch.hpp"
+#include "entropy/lanes.hpp"
 #include "tenzip/tenzip.hpp"
 
 namespace tenzip::detail {
@@ -101,6 +103,7 @@ struct StreamEncoder::Scratch {
   HuffEncTable enc[kHuffMaxTables];
   std::unique_ptr<HuffPairEntry[]> pairs;  // kPairRows rows of pair entries, after 256 rows of room
   std::vector<uint8_t> bits[4];
+  std::vector<uint8_t> lane_escapes;
   std::vector<uint8_t> zbuf;
   ZSTD_CCtx* cctx = nullptr;
   ~Scratch() { ZSTD_freeCCtx(cctx); }
@@ -167,6 +170,64 @@ bool try_zstd_if_it_pays(StreamEncoder::Scratch& S, const uint8_t* syms, size_t 
   const size_t z = S.zstd(syms, n, policy.zstd_probe_level);
   if (z == 0 || z + 5 >= n) return false;
   S.emit_zstd(out, z);
+  return true;
+}
+}  // namespace
+
+namespace {
+// Appends a LANES stream (mode, section size, section) coding the first n / 128 * 128 symbols
+// with a table made from each HUFF table's histogram H[t] (the blocks of 4096 keep the tables
+// HUFF gave them), the rest as bytes, if it takes fewer than `limit` bytes. False, with
+// nothing appended, if it does not, or if some block holds a
+// symbol its table cannot code (cannot happen: each block's table covers its symbols; checked
+// because a wrong code would only show at decode time).
+bool emit_lanes(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, const uint32_t (*H)[256], int n_tables,
+                const uint8_t* block_table, size_t limit, std::vector<uint8_t>& out) {
+  LaneTable tables[kHuffMaxTables];
+  uint16_t enc[kHuffMaxTables][256];
+  for (int t = 0; t < n_tables; ++t) {
+    lane_make_table(H[t], tables[t]);
+    lane_build_encoder(tables[t], enc[t]);
+  }
+  const size_t steps = n / kLaneStep, n_blocks = (steps + kLaneBlockSteps - 1) / kLaneBlockSteps;
+  const uint16_t* block_enc[kMaxBlocks];
+  for (size_t b = 0; b < n_blocks; ++b) {
+    const LaneTable& T = tables[block_table[b]];
+    block_enc[b] = enc[block_table[b]];
+    for (int s = 0; s < 256; ++s)
+      if (S.block_hist[b][s] && block_enc[b][s] == 0 && !(T.lengths.max_len == 0 && s == T.lengths.min_sym)) return false;
+  }
+  uint8_t* groups[kLaneGroups];
+  size_t sizes[kLaneGroups];
+  for (int g = 0; g < kLaneGroups; ++g) {
+    S.bits[g].resize(lane_group_bound(steps));
+    groups[g] = S.bits[g].data();
+  }
+  S.lane_escapes.resize(steps * kLaneStep);
+  const size_t n_esc = lanes_encode(syms, steps, block_enc, groups, sizes, S.lane_escapes.data());
+  const size_t tail = n - steps * kLaneStep;
+  size_t section = 1 + (n_tables > 1 ? (n_blocks + 1) / 2 : 0) + 4 * (kLaneGroups + 1) + n_esc + tail;
+  for (int t = 0; t < n_tables; ++t) section += lane_description_size(tables[t]);
+  for (int g = 0; g < kLaneGroups; ++g) section += sizes[g];
+  if (5 + section >= limit) return false;
+  out.push_back(static_cast<uint8_t>(StreamMode::lanes));
+  put_u32(out, static_cast<uint32_t>(section));
+  [[maybe_unused]] const size_t start = out.size();
+  out.push_back(static_cast<uint8_t>(n_tables));
+  for (int t = 0; t < n_tables; ++t) {
+    const size_t at = out.size();
+    out.resize(at + lane_description_size(tables[t]));
+    lane_write_description(tables[t], out.data() + at);
+  }
+  if (n_tables > 1)
+    for (size_t b = 0; b < n_blocks; b += 2)
+      out.push_back(static_cast<uint8_t>(block_table[b] | (b + 1 < n_blocks ? block_table[b + 1] << 4 : 0)));
+  for (int g = 0; g < kLaneGroups; ++g) put_u32(out, static_cast<uint32_t>(sizes[g]));
+  put_u32(out, static_cast<uint32_t>(n_esc));
+  for (int g = 0; g < kLaneGroups; ++g) out.insert(out.end(), groups[g], groups[g] + sizes[g]);
+  out.insert(out.end(), S.lane_escapes.data(), S.lane_escapes.data() + n_esc);
+  out.insert(out.end(), syms + steps * kLaneStep, syms + n);
+  assert(out.size() - start == section);
   return true;
 }
 }  // namespace
@@ -405,7 +466,10 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
     }
   }
 
-  if (!huff_hopeless && huff_estimate < best_size) {
+  const bool lanes = policy.lanes && block_log == kLaneBlockLog && n >= kLaneStep;
+  if (lanes && !huff_hopeless && huff_estimate < best_size) {
+    if (emit_lanes(S, syms, n, H, n_tables, block_table, best_size, out)) best_size = out.size() - mode_pos;
+  } else if (!huff_hopeless && huff_estimate < best_size) {
     // Pair tables halve the coding loop's work. One has a row per coded symbol (the second
     // of a pair) over the table's symbol range (the first): cheap to build for small
     // alphabets (exponents: ~25 symbols, a few hundred cells), not for wide ones. At ~1.5
@@ -500,6 +564,8 @@ struct StreamDecoder::Scratch {
   const HuffDecTable* block_tables[kHuffMaxBlocks];
   uint8_t flat_maps[kHuffMaxTables][kHuffFlatMapSize];
   const uint8_t* block_maps[kHuffMaxBlocks];
+  LaneDecTable lane_tables[kHuffMaxTables];
+  const LaneDecTable* lane_blocks[kHuffMaxBlocks];
   ZSTD_DCtx* dctx = nullptr;
   int last_flat = 0;
   ~Scratch() { ZSTD_freeDCtx(dctx); }
@@ -519,7 +585,8 @@ StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n, bool
       if (!chunk_level) corrupt("mode 4 (zstd of the elements) is only valid as a chunk's first stream");
       [[fallthrough]];
     case uint8_t(StreamMode::huff):
-    case uint8_t(StreamMode::zstd): {
+    case uint8_t(StreamMode::zstd):
+    case uint8_t(StreamMode::lanes): {
       if (in.size() - pos < 5) truncated("missing section size");
       return {StreamMode(mode), 5 + size_t{get_u32(in.data() + pos + 1)}};
     }
@@ -545,6 +612,7 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
       if (ZSTD_isError(r) || r != n) corrupt("zstd section does not decode to the stream's size");
       return dst;
     }
+    case StreamMode::lanes: return decode_lanes({base + 5, h.coded_size - 5}, n, dst);
     case StreamMode::huff: break;
   }
   Scratch& S = *s_;
@@ -608,6 +676,55 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
   else huff_kernels().decode4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_tables, bits, dst, consumed);
   for (int s = 0; s < 4; ++s)
     if ((consumed[s] + 7) / 8 != sizes[s]) corrupt("huffman bitstream length does not match its contents");
+  return dst;
+}
+
+const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t n, uint8_t* dst) {
+  Scratch& S = *s_;
+  if (n < kLaneStep) corrupt("lanes stream shorter than one step (128 symbols)");
+  const size_t steps = n / kLaneStep, n_blocks = (steps + kLaneBlockSteps - 1) / kLaneBlockSteps;
+  if (n_blocks > kHuffMaxBlocks) corrupt("more than 4096 lanes blocks");
+  if (sec.empty()) corrupt("lanes header too short");
+  const int n_tables = sec[0];
+  if (n_tables < 1 || n_tables > kHuffMaxTables) corrupt("lanes table count out of range");
+  size_t p = 1;
+  for (int t = 0; t < n_tables; ++t) {
+    LaneTable table;
+    const size_t used = lane_read_description(sec.subspan(p), table);
+    if (used == 0) corrupt("invalid lanes table");
+    lane_build_decoder(table, S.lane_tables[t]);
+    p += used;
+  }
+  if (n_tables > 1) {
+    const size_t id_bytes = (n_blocks + 1) / 2;
+    if (sec.size() - p < id_bytes) corrupt("lanes block table ids truncated");
+    for (size_t b = 0; b < n_blocks; ++b) {
+      const int id = (sec[p + b / 2] >> ((b & 1) * 4)) & 15;
+      if (id >= n_tables) corrupt("lanes block refers to a missing table");
+      S.lane_blocks[b] = &S.lane_tables[id];
+    }
+    p += id_bytes;
+  } else {
+    for (size_t b = 0; b < n_blocks; ++b) S.lane_blocks[b] = &S.lane_tables[0];
+  }
+  if (sec.size() - p < 4 * (kLaneGroups + 1)) corrupt("lanes stream sizes truncated");
+  uint64_t sizes[kLaneGroups + 1], sum = 0;
+  for (int g = 0; g <= kLaneGroups; ++g) sum += sizes[g] = get_u32(sec.data() + p + 4 * g);
+  p += 4 * (kLaneGroups + 1);
+  const size_t tail = n - steps * kLaneStep;
+  if (sum + tail != sec.size() - p) corrupt("lanes stream sizes do not add up to the section");
+  LaneInput in;
+  const uint8_t* at = sec.data() + p;
+  for (int g = 0; g < kLaneGroups; ++g) {
+    in.group[g] = at;
+    at += sizes[g];
+    in.group_end[g] = at;
+  }
+  in.escapes = at;
+  at += sizes[kLaneGroups];
+  in.escapes_end = at;
+  if (!lanes_decoder()(in, steps, S.lane_blocks, dst)) corrupt("lanes streams do not match their contents");
+  std::memcpy(dst + steps * kLaneStep, at, tail);
   return dst;
 }
 

@@ -2,7 +2,9 @@
 // (doc/FORMAT.md, "Stream"): RAW (stored), CONST (one repeated byte), HUFF (canonical Huffman
 // with up to 16 tables switched every block of 2^block_log symbols), ZSTD. A fifth mode,
 // ZSTD_ELEMENTS, codes a whole chunk's unsplit element bytes in one zstd frame (format
-// version 2); the chunk codec decides when to use it.
+// version 2); the chunk codec decides when to use it. A sixth, LANES (format version 3),
+// replaces HUFF where the policy asks for it: the same tables' statistics as codes of <= 8
+// bits over 128 interleaved bitstreams, for AVX-512 decoders (entropy/lanes.hpp).
 #pragma once
 
 #include <cstddef>
@@ -15,7 +17,7 @@
 
 namespace tenzip::detail {
 
-enum class StreamMode : uint8_t { raw = 0, constant = 1, huff = 2, zstd = 3, zstd_elements = 4 };
+enum class StreamMode : uint8_t { raw = 0, constant = 1, huff = 2, zstd = 3, zstd_elements = 4, lanes = 5 };
 inline constexpr int kHuffMaxTables = 16;
 inline constexpr size_t kHuffMaxBlocks = 4096;  // table-switch blocks per stream (format limit)
 
@@ -40,6 +42,9 @@ struct StreamPolicy {
   // at zstd's speed (~1 GB/s here), several times slower than split streams.
   double element_lz_min_gain = 0.03;
   bool element_lz_always = false;
+  // LANES instead of HUFF, where the stream has at least one step (128 symbols) and blocks
+  // of 4096 (streams of up to 64 blocks): opt-in, as it decodes faster only with AVX-512.
+  bool lanes = false;
 };
 
 // Whether the bytes hold LZ structure (runs, repeats) that zstd could use. The streams of one
@@ -83,6 +88,7 @@ class StreamDecoder {
   int last_flat_length() const noexcept;
 
  private:
+  const uint8_t* decode_lanes(std::span<const uint8_t> section, size_t n, uint8_t* dst);
   struct Scratch;
   std::unique_ptr<Scratch> s_;
 };

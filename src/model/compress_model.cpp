@@ -67,6 +67,7 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
 
   CompressOptions co;
   co.level = opts.level;
+  co.lanes = opts.lanes;
   co.threads = opts.threads;
   co.chunk_elems = opts.chunk_elems;
   Compressor comp(co, sink);

@@ -21,4 +21,21 @@ inline bool cpu_has_avx2() noexcept {
 #endif
 }
 
+// True if the AVX-512 VBMI/VBMI2 kernels (LANES decoder) can be used; TENZIP_NO_SIMD=1 says no.
+inline bool cpu_has_avx512_vbmi() noexcept {
+#if defined(__x86_64__) && defined(__GNUC__)
+  static const bool has = [] {
+    const char* off = std::getenv("TENZIP_NO_SIMD");
+    if (off && off[0] == '1') return false;
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+           __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2") &&
+           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
+  }();
+  return has;
+#else
+  return false;
+#endif
+}
+
 }  // namespace tenzip::detail

@@ -47,7 +47,18 @@ make_derived "$STORIES" derived
 roundtrip bf16 derived.bf16
 roundtrip fp8_e4m3 derived.fp8_e4m3
 roundtrip fp8_e5m2 derived.fp8_e5m2
-rm -f derived.*
+# --lanes (exponents for AVX-512 decoders): format version 3, exponents coded LANES.
+roundtrip bf16 derived.bf16 --lanes
+run_expect 0 "$TENZIP" compress --dtype bf16 --lanes -q -o lanes.tnz derived.bf16
+[[ $(od -An -tu2 -j8 -N2 lanes.tnz | tr -d ' ') == 3 ]] || fail "--lanes: not format version 3"
+run_expect 0 "$TENZIP" inspect --json lanes.tnz
+python3 -c 'import json,sys; j=json.load(open(sys.argv[1])); e=[s for s in j["streams"] if s["stream"]=="exponent"][0]; assert e["chunks_by_mode"]["lanes"] > 0, e' "$WORK/out" \
+  || fail "--lanes: no LANES exponent stream"
+ok
+run_expect 0 "$TENZIP" compress --dtype bf16 -q -o plain.tnz derived.bf16
+[[ $(od -An -tu2 -j8 -N2 plain.tnz | tr -d ' ') == 2 ]] || fail "without --lanes: not format version 2"
+ok
+rm -f derived.* lanes.tnz plain.tnz
 
 # Whole model files (headers and all), as bytes and as their main dtype; aliases; all levels.
 roundtrip fp32 "$STORIES"

@@ -18,7 +18,8 @@ seeds="$src/fuzz/corpus/decode_fuzzer"
 mkdir -p "$seeds"
 rm -f "$seeds"/golden_*.tnz "$seeds"/error_*.tnz
 for f in "$src"/tests/golden/special_*.tnz "$src"/tests/golden/multi_segment.tnz "$src"/tests/golden/empty.tnz \
-  "$src"/tests/golden/fp32_silero_stft.tnz "$src"/tests/golden/fp32_rwkv7_clean.tnz; do
+  "$src"/tests/golden/fp32_silero_stft.tnz "$src"/tests/golden/fp32_rwkv7_clean.tnz \
+  "$src"/tests/golden/bf16_stories260k_lanes.tnz "$src"/tests/golden/fp32_rwkv7_clean_lanes.tnz; do
   cp "$f" "$seeds/golden_$(basename "$f")"
 done
 for f in "$src"/tests/golden_errors/*.tnz; do cp "$f" "$seeds/error_$(basename "$f")"; done
@@ -38,5 +39,7 @@ PY
 }
 chunk0_seed fp32_silero_stft.tnz payload_fp32_elements.bin 4  # ZSTD_ELEMENTS
 chunk0_seed fp32_rwkv7_clean.tnz payload_fp32_flat.bin 2      # HUFF exponents; flat 7- and 1-bit codes after
+chunk0_seed bf16_stories260k_lanes.tnz payload_bf16_lanes.bin 5  # LANES exponents, one table
+chunk0_seed fp32_rwkv7_clean_lanes.tnz payload_fp32_lanes.bin 5  # LANES exponents, several tables
 "$build/tests/tenzip_tests" --gtest_filter='Golden.*' --gtest_brief=1
 echo "regenerated: review with 'git status tests/golden tests/golden_errors fuzz/corpus' and commit"

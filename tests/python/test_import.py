@@ -36,7 +36,7 @@ def test_import_without_torch_or_numpy():
 
 
 def test_versions_and_error_class():
-    assert tenzip.__version__ == "0.2.0" and tenzip.FORMAT_VERSION == 2
+    assert tenzip.__version__ == "0.3.0" and tenzip.FORMAT_VERSION == 3
     assert issubclass(tenzip.TenzipError, ValueError)
     e = tenzip.TenzipError("x", "checksum_mismatch")
     assert e.code == "checksum_mismatch" and str(e) == "x"

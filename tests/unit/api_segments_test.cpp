@@ -64,7 +64,7 @@ TEST(ApiSegments, LayoutAndMetadata) {
     EXPECT_EQ(info.decoded_size, b.decoded.size());
     EXPECT_EQ(info.chunks.size(), first);
     EXPECT_EQ(info.chunk_elems, ce);
-    EXPECT_EQ(info.format_version, kFormatVersion);
+    EXPECT_EQ(info.format_version, kFormatVersionDefault);
     EXPECT_EQ(info.container_size, b.container.size());
     EXPECT_TRUE(same_bytes(info.metadata, as_bytes("{\"tensors\":[\"a\",\"b\",\"c\",\"d\"]}")));
     EXPECT_TRUE(same_bytes(decompress(b.container, 3), b.decoded));

@@ -274,8 +274,8 @@ TEST(ContainerErrors, FooterFields) {
   c[c.size() - 1] = 'G';
   expect_error(c, Errc::corrupt_input, where + ": bad magic");
   c = base;
-  store_u16(&c[l.footer_offset + 24], kFormatVersion - 1);
-  expect_error(c, Errc::corrupt_input, where + ": format version " + std::to_string(kFormatVersion - 1) + " differs");
+  store_u16(&c[l.footer_offset + 24], kFormatVersionDefault - 1);
+  expect_error(c, Errc::corrupt_input, where + ": format version " + std::to_string(kFormatVersionDefault - 1) + " differs");
   c = base;
   c[l.footer_offset + 26] = 1;
   expect_error(c, Errc::corrupt_input, where + ": reserved field");

@@ -89,10 +89,15 @@ std::string sha256_hex(std::span<const uint8_t> msg) {
 
 // ---------------------------------------------------------------- the golden cases
 struct Case {
+  Case(std::string n, DType d, uint32_t c, int l, bool la = false, std::string in = {})
+      : name(std::move(n)), dtype(d), chunk_elems(c), level(l), lanes(la), input(std::move(in)) {}
   std::string name;
   DType dtype;
   uint32_t chunk_elems;
   int level;
+  bool lanes;         // CompressOptions::lanes (format version 3)
+  std::string input;  // the input's name, if not `name`
+  std::string in_name() const { return input.empty() ? name : input; }
 };
 // Single-segment cases: <name>.in compressed with these options gives <name>.tnz.
 const std::vector<Case>& cases() {
@@ -104,6 +109,11 @@ const std::vector<Case>& cases() {
       {"special_fp8_e5m2", DType::fp8_e5m2, 64, 1}, {"empty", DType::bytes, 65536, 3},
       {"fp32_silero_stft", DType::fp32, 8192, 3},  // repeated values: chunks coded as ZSTD_ELEMENTS
       {"fp32_rwkv7_clean", DType::fp32, 8192, 3},  // bf16 values stored as fp32: flat codes
+      // LANES exponents (level 1: one table; at level 3 zstd codes these 12000 exponents):
+      // two chunks, the second with a tail of 96 symbols after its steps. And real exponents
+      // at level 3 (several tables per stream).
+      {"bf16_stories260k_lanes", DType::bf16, 8192, 1, true, "bf16_stories260k"},
+      {"fp32_rwkv7_clean_lanes", DType::fp32, 8192, 3, true, "fp32_rwkv7_clean"},
   };
   return c;
 }
@@ -141,6 +151,7 @@ Bytes compress_case(const Case& k, const Bytes& in) {
   o.dtype = k.dtype;
   o.chunk_elems = k.chunk_elems;
   o.level = k.level;
+  o.lanes = k.lanes;
   return compress(in, o);
 }
 
@@ -323,7 +334,7 @@ TEST(Golden, Regenerate) {
   fs::create_directories(kGoldenErrors);
   for (const auto& [name, bytes] : make_inputs()) write_file(kGolden / (name + ".in"), bytes);
   for (const Case& k : cases()) {
-    const Bytes tnz = compress_case(k, read_file(kGolden / (k.name + ".in")));
+    const Bytes tnz = compress_case(k, read_file(kGolden / (k.in_name() + ".in")));
     ASSERT_LT(tnz.size(), 64u * 1024) << k.name;
     write_file(kGolden / (k.name + ".tnz"), tnz);
   }
@@ -352,17 +363,23 @@ std::map<std::string, std::string> input_hashes() {
 TEST(Golden, DecodesToTheOriginalInput) {
   const auto hashes = input_hashes();
   std::vector<std::string> names;
-  for (const Case& k : cases()) names.push_back(k.name);
+  std::vector<std::string> inputs;
+  for (const Case& k : cases()) {
+    names.push_back(k.name);
+    inputs.push_back(k.in_name());
+  }
   names.push_back("multi_segment");
-  for (const std::string& name : names) {
+  inputs.push_back("multi_segment");
+  for (size_t i = 0; i < names.size(); ++i) {
+    const std::string& name = names[i];
     SCOPED_TRACE(name);
     const Bytes tnz = read_file(kGolden / (name + ".tnz"));
-    const Bytes in = read_file(kGolden / (name + ".in"));
+    const Bytes in = read_file(kGolden / (inputs[i] + ".in"));
     EXPECT_LT(tnz.size(), 64u * 1024);
-    ASSERT_TRUE(hashes.count(name + ".in")) << "missing from SHA256SUMS";
-    EXPECT_EQ(sha256_hex(in), hashes.at(name + ".in"));
+    ASSERT_TRUE(hashes.count(inputs[i] + ".in")) << "missing from SHA256SUMS";
+    EXPECT_EQ(sha256_hex(in), hashes.at(inputs[i] + ".in"));
     const Bytes out = decompress(tnz, 2);
-    EXPECT_EQ(sha256_hex(out), hashes.at(name + ".in"));
+    EXPECT_EQ(sha256_hex(out), hashes.at(inputs[i] + ".in"));
     EXPECT_TRUE(same_bytes(out, in));
     EXPECT_TRUE(same_bytes(stream_decode(tnz, 777), in));
     EXPECT_TRUE(same_bytes(reader_decode_chunks(Reader(tnz)), in));
@@ -397,6 +414,20 @@ TEST(Golden, RepeatedValuesGoldenUsesZstdOfTheElements) {
   EXPECT_EQ(sum[0].chunks_by_mode[4], 2u);
 }
 
+// The LANES golden files pin the layout: version 3, and both chunks' exponents coded LANES.
+TEST(Golden, LanesGoldensUseLanes) {
+  for (const char* name : {"bf16_stories260k_lanes", "fp32_rwkv7_clean_lanes"}) {
+    SCOPED_TRACE(name);
+    const Bytes tnz = read_file(kGolden / (std::string(name) + ".tnz"));
+    EXPECT_EQ(load_u16(&tnz[8]), 3u);
+    const Reader r(tnz);
+    const auto sum = summarize_streams(r);
+    ASSERT_FALSE(sum.empty());
+    EXPECT_EQ(sum[0].stream, "exponent");
+    EXPECT_EQ(sum[0].chunks_by_mode[static_cast<int>(StreamMode::lanes)], 2u);
+  }
+}
+
 // The clean-fp32 golden file pins flat codes: in each chunk the top mantissa byte (stream 1)
 // has a flat 7-bit code and the sign byte (stream 3, sign over zero bits) a flat 1-bit code.
 TEST(Golden, CleanFp32GoldenUsesFlatCodes) {
@@ -422,7 +453,7 @@ TEST(Golden, RecompressingReproducesTheFileByteForByte) {
   for (const Case& k : cases()) {
     SCOPED_TRACE(k.name);
     const Bytes tnz = read_file(kGolden / (k.name + ".tnz"));
-    const Bytes in = read_file(kGolden / (k.name + ".in"));
+    const Bytes in = read_file(kGolden / (k.in_name() + ".in"));
     EXPECT_TRUE(same_bytes(compress_case(k, in), tnz)) << "format or codec output changed: regenerate deliberately "
                                                           "with tests/golden/regenerate.sh";
   }

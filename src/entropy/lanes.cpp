@@ -1,0 +1,236 @@
+// LANES tables, descriptions, the encoder and the portable decoder (lanes.hpp).
+#include "entropy/lanes.hpp"
+
+#include <algorithm>
+#include <cstring>
+
+#include "util/cpu.hpp"
+
+namespace tenzip::detail {
+
+namespace {
+HuffLengths one_symbol(int s) noexcept {
+  HuffLengths l;
+  l.min_sym = l.max_sym = s;
+  return l;
+}
+}  // namespace
+
+uint64_t lane_make_table(const uint32_t* counts, LaneTable& out) noexcept {
+  out = LaneTable{};
+  HuffTree tree;
+  huff_build_tree(counts, tree);
+  if (tree.n <= 1) {
+    out.lengths = one_symbol(tree.n == 1 ? tree.syms[0] : 0);
+    return 0;
+  }
+  huff_tree_lengths(tree, kLaneBits, out.lengths);
+  uint64_t best = huff_cost_bits(counts, out.lengths);
+  if (tree.max_depth <= kLaneBits) return best;  // the optimal code fits: nothing to escape
+  // Symbols seen at most `rare` times share one escape code (at a value next to the kept
+  // range, so the description grows by at most one length) and follow as bytes: the 8-bit
+  // limit then lengthens fewer codes. Keep whichever threshold costs least.
+  for (uint32_t rare : {1u, 2u, 4u, 8u, 16u}) {
+    uint32_t kept[256] = {};
+    uint64_t escaped = 0;
+    int lo = 256, hi = -1;
+    for (int s = 0; s < 256; ++s) {
+      if (counts[s] > rare) {
+        kept[s] = counts[s];
+        lo = std::min(lo, s);
+        hi = s;
+      } else {
+        escaped += counts[s];
+      }
+    }
+    if (escaped == 0 || hi < 0) continue;
+    const int esc = hi < 255 ? hi + 1 : lo > 0 ? lo - 1 : -1;
+    if (esc < 0) continue;
+    kept[esc] = static_cast<uint32_t>(escaped);
+    HuffLengths l;
+    huff_build_lengths(kept, kLaneBits, l);
+    const uint64_t bits = huff_cost_bits(kept, l) + 8 * escaped;
+    if (bits < best) {
+      best = bits;
+      out.lengths = l;
+      out.escape = esc;
+    }
+  }
+  return best;
+}
+
+void lane_build_encoder(const LaneTable& t, uint16_t* enc) noexcept {
+  std::memset(enc, 0, 256 * sizeof(uint16_t));
+  HuffCode codes[256];
+  const int n = huff_canonical_codes(t.lengths, codes);
+  for (int i = 0; i < n; ++i) enc[codes[i].sym] = static_cast<uint16_t>(codes[i].rev | codes[i].len << 8);
+  if (t.escape < 0) return;
+  const uint16_t esc = static_cast<uint16_t>(enc[t.escape] | 0x8000);
+  const bool single = t.lengths.max_len == 0;
+  for (int s = 0; s < 256; ++s)
+    if (s == t.escape || (!single && t.lengths.len[s] == 0) || (single && s != t.lengths.min_sym)) enc[s] = esc;
+}
+
+void lane_build_decoder(const LaneTable& t, LaneDecTable& out) noexcept {
+  const auto flag = [&](int s) { return static_cast<uint8_t>(s == t.escape ? 0x80 : 0); };
+  if (t.lengths.max_len == 0) {
+    std::memset(out.sym, t.lengths.min_sym, 256);
+    std::memset(out.len, flag(t.lengths.min_sym), 256);
+    return;
+  }
+  HuffCode codes[256];
+  const int n = huff_canonical_codes(t.lengths, codes);
+  for (int i = 0; i < n; ++i)
+    for (unsigned x = codes[i].rev; x < 256; x += 1u << codes[i].len) {
+      out.sym[x] = codes[i].sym;
+      out.len[x] = static_cast<uint8_t>(codes[i].len | flag(codes[i].sym));
+    }
+}
+
+size_t lane_description_size(const LaneTable& t) noexcept {
+  return huff_description_size(t.lengths) + (t.escape >= 0 ? 2 : 1);
+}
+
+size_t lane_write_description(const LaneTable& t, uint8_t* dst) noexcept {
+  size_t n = huff_write_description(t.lengths, dst);
+  dst[n++] = t.escape >= 0 ? 1 : 0;
+  if (t.escape >= 0) dst[n++] = static_cast<uint8_t>(t.escape);
+  return n;
+}
+
+size_t lane_read_description(std::span<const uint8_t> src, LaneTable& out) noexcept {
+  out = LaneTable{};
+  size_t n = huff_read_description(src, out.lengths);
+  if (n == 0 || out.lengths.max_len > kLaneBits || src.size() - n < 1) return 0;
+  const uint8_t has_escape = src[n++];
+  if (has_escape > 1) return 0;
+  if (has_escape) {
+    if (src.size() - n < 1) return 0;
+    const int e = src[n++];
+    const bool coded = out.lengths.max_len == 0 ? e == out.lengths.min_sym : out.lengths.len[e] != 0;
+    if (!coded) return 0;
+    out.escape = e;
+  }
+  return n;
+}
+
+// ------------------------------------------------------------------------------ encoder
+// One pass in the decoder's order. A lane's byte k is taken by a refill before the lane has
+// coded all its bits (the decoder reads ahead), so each lane keeps the stream positions of the
+// bytes it has been given (at most two not yet complete: a ring of four) and writes each byte
+// there as its bits come, the partial byte again with every code (branch-free; the last write
+// of a position is its complete byte).
+size_t lanes_encode(const uint8_t* syms, size_t steps, const uint16_t* const* block_enc, uint8_t* const group[4],
+                    size_t group_size[4], uint8_t* escapes) noexcept {
+  constexpr int L = kLanesPerGroup;
+  uint32_t acc[kLaneGroups][L], nb[kLaneGroups][L], unread[kLaneGroups][L], done[kLaneGroups][L], given[kLaneGroups][L];
+  uint32_t slot[kLaneGroups][L][4];
+  size_t pos[kLaneGroups];
+  for (int g = 0; g < kLaneGroups; ++g) {
+    std::memset(group[g], 0, lane_group_bound(steps));
+    for (int j = 0; j < L; ++j) {
+      acc[g][j] = nb[g][j] = done[g][j] = 0;
+      unread[g][j] = 16;
+      given[g][j] = 2;
+      slot[g][j][0] = static_cast<uint32_t>(2 * j);
+      slot[g][j][1] = static_cast<uint32_t>(2 * j + 1);
+    }
+    pos[g] = 2 * L;
+  }
+  size_t n_esc = 0;
+  for (size_t t = 0; t < steps; ++t) {
+    const uint16_t* enc = block_enc[t / kLaneBlockSteps];
+    const uint32_t refill = t + 1 < steps;  // no refill after the last step
+    const uint8_t* s = syms + t * kLaneStep;
+    for (int g = 0; g < kLaneGroups; ++g) {
+      uint8_t* out = group[g];
+      uint32_t at = static_cast<uint32_t>(pos[g]);
+      for (int j = 0; j < L; ++j) {
+        const uint8_t sym = s[g * L + j];
+        const uint32_t e = enc[sym], len = (e >> 8) & 15;
+        if (__builtin_expect(e & 0x8000, 0)) escapes[n_esc++] = sym;
+        const uint32_t a = acc[g][j] | (e & 255) << nb[g][j], b = nb[g][j] + len;
+        out[slot[g][j][done[g][j] & 3]] = static_cast<uint8_t>(a);
+        const uint32_t full = b >> 3;  // 0 or 1: b < 16
+        done[g][j] += full;
+        acc[g][j] = a >> (8 * full);
+        nb[g][j] = b - 8 * full;
+        const uint32_t u = unread[g][j] - len, need = refill & (u < 8);
+        slot[g][j][given[g][j] & 3] = at;
+        given[g][j] += need;
+        at += need;
+        unread[g][j] = u + 8 * need;
+      }
+      pos[g] = at;
+    }
+  }
+  for (int g = 0; g < kLaneGroups; ++g) {
+    for (int j = 0; j < L; ++j)
+      if (nb[g][j]) group[g][slot[g][j][done[g][j] & 3]] = static_cast<uint8_t>(acc[g][j]);
+    group_size[g] = pos[g];
+  }
+  return n_esc;
+}
+
+// ------------------------------------------------------------------------------ decoder
+// The 32 lanes of a group are independent, so their lookups overlap. A group step whose
+// stream has 32 bytes left refills without bounds checks; nearer the end each byte is checked.
+bool lanes_decode_portable(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                           uint8_t* out) noexcept {
+  constexpr int L = kLanesPerGroup;
+  uint32_t buf[kLaneGroups][L], unread[kLaneGroups][L];
+  const uint8_t* p[kLaneGroups];
+  for (int g = 0; g < kLaneGroups; ++g) {
+    if (in.group_end[g] - in.group[g] < 2 * L) return false;
+    for (int j = 0; j < L; ++j) {
+      buf[g][j] = in.group[g][2 * j] | uint32_t{in.group[g][2 * j + 1]} << 8;
+      unread[g][j] = 16;
+    }
+    p[g] = in.group[g] + 2 * L;
+  }
+  const uint8_t* e = in.escapes;
+  for (size_t t = 0; t < steps; ++t) {
+    const LaneDecTable& T = *block_tables[t / kLaneBlockSteps];
+    const uint32_t refill = t + 1 < steps;
+    for (int g = 0; g < kLaneGroups; ++g) {
+      uint8_t* o = out + t * kLaneStep + g * L;
+      const uint8_t* pg = p[g];
+      const uint8_t* const end = in.group_end[g];
+      const bool room = end - pg >= L;
+      for (int j = 0; j < L; ++j) {
+        const uint32_t x = buf[g][j] & 255, l = T.len[x], len = l & 15;
+        uint8_t sym = T.sym[x];
+        if (__builtin_expect(l & 0x80, 0)) {
+          if (e == in.escapes_end) return false;
+          sym = *e++;
+        }
+        o[j] = sym;
+        const uint32_t u = unread[g][j] - len, need = refill & (u < 8);
+        uint32_t next = 0;
+        if (room) {
+          next = (uint32_t{*pg} << u) & (0u - need);
+        } else if (need) {
+          if (pg == end) return false;
+          next = uint32_t{*pg} << u;
+        }
+        buf[g][j] = (buf[g][j] >> len) | next;
+        pg += need;
+        unread[g][j] = u + 8 * need;
+      }
+      p[g] = pg;
+    }
+  }
+  for (int g = 0; g < kLaneGroups; ++g)
+    if (p[g] != in.group_end[g]) return false;
+  return e == in.escapes_end;
+}
+
+LanesDecodeFn lanes_decoder() noexcept {
+  static const LanesDecodeFn f = [] {
+    const LanesDecodeFn v = lanes_decode_avx512();
+    return v ? v : lanes_decode_portable;
+  }();
+  return f;
+}
+
+}  // namespace tenzip::detail

@@ -1,0 +1,89 @@
+// The LANES stream mode (doc/FORMAT.md 12.6, format version 3): Huffman codes of at most 8
+// bits over 128 interleaved bitstreams ("lanes"), laid out so that an AVX-512 (VBMI) decoder
+// holds a whole decode table in registers and decodes 32 symbols per lookup: about 1.4x
+// faster whole-chunk bf16 decodes than HUFF's four bitstreams (codec_bench --lanes-e2e),
+// but several times slower exponent decodes on CPUs without AVX-512, hence opt-in.
+//
+// Symbol i of the first steps * 128 belongs to step i / 128, group (i % 128) / 32, lane i % 32.
+// Each lane holds 8..16 unread bits; a step decodes one symbol per lane from its low 8 bits,
+// then each lane left with < 8 bits takes the next byte of its group's byte stream, lanes in
+// order. Rare symbols may share an escape code, their values following in the escape stream.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+
+#include "entropy/huffman.hpp"
+
+namespace tenzip::detail {
+
+inline constexpr int kLaneBits = 8;          // longest code: a decode table has 256 entries
+inline constexpr int kLanesPerGroup = 32;    // 16-bit lanes of one 512-bit register
+inline constexpr int kLaneGroups = 4;        // registers decoded in turn (their chains overlap)
+inline constexpr size_t kLaneStep = kLanesPerGroup * kLaneGroups;  // symbols per step
+inline constexpr size_t kLaneBlockSteps = 32;                      // steps per table block
+inline constexpr size_t kLaneBlock = kLaneStep * kLaneBlockSteps;  // 4096 symbols
+inline constexpr int kLaneBlockLog = 12;
+
+// One table: code lengths (<= 8 bits, a complete code, or one symbol of length 0) and the
+// symbol whose code is the escape (-1: none).
+struct LaneTable {
+  HuffLengths lengths;
+  int escape = -1;
+};
+
+// Encoder entry per symbol: bits 0-7 the code reversed (written LSB-first), 8-11 its length,
+// bit 15 set if the symbol is coded by the escape (its value then goes to the escape stream).
+// An absent symbol of a table without escape has entry 0: a caller never codes one.
+using LaneEncTable = uint16_t[256];
+// Decoder table by the next 8 bits: the symbol, and the code length (bits 0-3) with bit 7 set
+// for the escape code. 64-byte aligned halves: four AVX-512 registers each.
+struct LaneDecTable {
+  alignas(64) uint8_t sym[256];
+  alignas(64) uint8_t len[256];
+};
+
+// The table for a block histogram: optimal lengths limited to 8 bits, or, when cheaper, the
+// symbols seen at most a few times escaped. Returns the bits the counts cost (escaped values'
+// bytes included).
+uint64_t lane_make_table(const uint32_t* counts, LaneTable& out) noexcept;
+void lane_build_encoder(const LaneTable& table, uint16_t* enc) noexcept;
+void lane_build_decoder(const LaneTable& table, LaneDecTable& out) noexcept;
+// Description: a HUFF table description (12.4) with lengths <= 8, then u8 has_escape (0 or 1)
+// and, if 1, u8 escape (a symbol with a code).
+size_t lane_description_size(const LaneTable& table) noexcept;
+size_t lane_write_description(const LaneTable& table, uint8_t* dst) noexcept;
+// Parses and validates; returns bytes read, or 0 if malformed or not fitting in `src`.
+size_t lane_read_description(std::span<const uint8_t> src, LaneTable& out) noexcept;
+
+// Bytes a group stream can take at most for `steps` steps: two per lane, then at most one
+// per lane per step after the first.
+inline size_t lane_group_bound(size_t steps) noexcept { return 2 * kLanesPerGroup + steps * kLanesPerGroup; }
+
+// Codes steps * 128 symbols, step t with block_enc[t / 32]: group g's bytes into group[g]
+// (lane_group_bound(steps) bytes, zeroed by the callee), sizes into group_size[g]; escaped
+// values to escapes (room for steps * 128); returns their count.
+size_t lanes_encode(const uint8_t* syms, size_t steps, const uint16_t* const* block_enc, uint8_t* const group[4],
+                    size_t group_size[4], uint8_t* escapes) noexcept;
+
+// A section's byte streams, each [begin, end).
+struct LaneInput {
+  const uint8_t* group[4];
+  const uint8_t* group_end[4];
+  const uint8_t* escapes;
+  const uint8_t* escapes_end;
+};
+// Decodes steps * 128 symbols (steps >= 1) into out, step t with block_tables[t / 32]. False if
+// a stream runs out or is not read to its end exactly (the section is then corrupt); never
+// reads outside the streams nor writes past out + steps * 128.
+using LanesDecodeFn = bool (*)(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                               uint8_t* out);
+bool lanes_decode_portable(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                           uint8_t* out) noexcept;
+// The AVX-512 VBMI/VBMI2 build, or null where the CPU lacks it (or TENZIP_NO_SIMD=1).
+LanesDecodeFn lanes_decode_avx512() noexcept;
+// The fastest available.
+LanesDecodeFn lanes_decoder() noexcept;
+
+}  // namespace tenzip::detail

@@ -1,0 +1,100 @@
+// The LANES decoder for AVX-512 VBMI/VBMI2 (lanes.hpp): a block's decode table lives in eight
+// registers; a lookup of 64 bytes is two vpermi2b and a blend by the index's top bit, and the
+// 32 lanes of a group refill by one expanding load. Compiled with target attributes and
+// called only after run-time detection (lanes_decode_avx512()).
+#include "entropy/lanes.hpp"
+
+#include "util/cpu.hpp"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+namespace tenzip::detail {
+
+namespace {
+
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside its own AVX-512 headers
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#define TENZIP_LANES_TARGET __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,bmi2,popcnt")))
+
+// 64 byte lookups in the 256-entry table t[0..3] (t[k] = entries 64k..64k+63): index bits 0-6
+// pick within a pair of registers, bit 7 (`top`) picks the pair.
+TENZIP_LANES_TARGET inline __m512i lookup256(const __m512i* t, __m512i idx, __mmask64 top) noexcept {
+  const __m512i lo = _mm512_permutex2var_epi8(t[0], idx, t[1]);
+  const __m512i hi = _mm512_permutex2var_epi8(t[2], idx, t[3]);
+  return _mm512_mask_blend_epi8(top, lo, hi);
+}
+
+// The mask of 32 word lanes spread to the even bytes: an expanding byte load then puts byte k
+// in the low byte of the k-th selected lane.
+TENZIP_LANES_TARGET inline __mmask64 even_bytes(__mmask32 m) noexcept { return _pdep_u64(m, 0x5555555555555555ull); }
+
+TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                                uint8_t* out) noexcept {
+  __m512i S[4], Ln[4];
+  const __m512i len_bits = _mm512_set1_epi16(0x0F), esc_bit = _mm512_set1_epi16(0x80), eight = _mm512_set1_epi16(8);
+  __m512i buf[kLaneGroups], unread[kLaneGroups];
+  const uint8_t* p[kLaneGroups];
+  for (int g = 0; g < kLaneGroups; ++g) {
+    if (in.group_end[g] - in.group[g] < 2 * kLanesPerGroup) return false;
+    buf[g] = _mm512_loadu_si512(in.group[g]);  // lane j: its first two bytes
+    p[g] = in.group[g] + 2 * kLanesPerGroup;
+    unread[g] = _mm512_set1_epi16(16);
+  }
+  const uint8_t* e = in.escapes;
+  for (size_t t = 0; t < steps; ++t) {
+    if (t % kLaneBlockSteps == 0) {
+      const LaneDecTable& T = *block_tables[t / kLaneBlockSteps];
+      for (int k = 0; k < 4; ++k) {
+        S[k] = _mm512_load_si512(T.sym + 64 * k);
+        Ln[k] = _mm512_load_si512(T.len + 64 * k);
+      }
+    }
+    const bool refill = t + 1 < steps;
+    for (int g = 0; g < kLaneGroups; ++g) {
+      // Index bytes: a lane's low byte is its next 8 bits (the high byte's lookups are unused).
+      const __mmask64 top = _mm512_movepi8_mask(buf[g]);
+      __m512i sym = lookup256(S, buf[g], top);
+      const __m512i len_esc = lookup256(Ln, buf[g], top);
+      const __m512i len = _mm512_and_si512(len_esc, len_bits);
+      // Escaped lanes (rare: a branch) take their symbols from the escape stream, in lane order.
+      if (const __mmask32 esc = _mm512_test_epi16_mask(len_esc, esc_bit)) {
+        const unsigned c = static_cast<unsigned>(_mm_popcnt_u32(esc));
+        if (c > static_cast<size_t>(in.escapes_end - e)) return false;
+        sym = _mm512_mask_mov_epi16(sym, esc, _mm512_maskz_expandloadu_epi8(even_bytes(esc), e));
+        e += c;
+      }
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + t * kLaneStep + g * kLanesPerGroup), _mm512_cvtepi16_epi8(sym));
+      buf[g] = _mm512_srlv_epi16(buf[g], len);
+      unread[g] = _mm512_sub_epi16(unread[g], len);
+      if (!refill) continue;
+      const __mmask32 need = _mm512_cmplt_epu16_mask(unread[g], eight);
+      const unsigned c = static_cast<unsigned>(_mm_popcnt_u32(need));
+      if (c > static_cast<size_t>(in.group_end[g] - p[g])) return false;
+      const __m512i bytes = _mm512_maskz_expandloadu_epi8(even_bytes(need), p[g]);  // reads c bytes only
+      p[g] += c;
+      buf[g] = _mm512_or_si512(buf[g], _mm512_sllv_epi16(bytes, unread[g]));
+      unread[g] = _mm512_mask_add_epi16(unread[g], need, unread[g], eight);
+    }
+  }
+  for (int g = 0; g < kLaneGroups; ++g)
+    if (p[g] != in.group_end[g]) return false;
+  return e == in.escapes_end;
+}
+#undef TENZIP_LANES_TARGET
+#pragma GCC diagnostic pop
+
+}  // namespace
+
+LanesDecodeFn lanes_decode_avx512() noexcept { return cpu_has_avx512_vbmi() ? decode : nullptr; }
+
+}  // namespace tenzip::detail
+
+#else
+
+namespace tenzip::detail {
+LanesDecodeFn lanes_decode_avx512() noexcept { return nullptr; }
+}  // namespace tenzip::detail
+
+#endif

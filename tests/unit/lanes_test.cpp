@@ -1,0 +1,354 @@
+// The LANES stream mode (entropy/lanes.hpp, doc/FORMAT.md 12.6): tables, the encoder, and the
+// portable and AVX-512 decoders, checked against the symbols and against each other
+// (differentially: same output, same verdict on damaged streams); then through the stream
+// coder, the chunk codec on the real corpus and the public API.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <vector>
+
+#include "codec/chunk_codec.hpp"
+#include "container/format.hpp"
+#include "entropy/lanes.hpp"
+#include "entropy/stream_coder.hpp"
+#include "tenzip/tenzip.hpp"
+
+using namespace tenzip;
+using namespace tenzip::detail;
+
+namespace {
+
+// kind 0: exponent-like with a long tail (escapes); 1: two symbols; 2: one symbol per block,
+// a different one each block; 3: uniform over 256 (8-bit codes); 4: drifting statistics
+// (several tables); 5: deep Fibonacci-like tree (lengths limited).
+std::vector<uint8_t> symbols(size_t n, uint32_t seed, int kind) {
+  std::mt19937 rng(seed);
+  std::geometric_distribution<int> geo(0.35);
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; ++i) {
+    switch (kind) {
+      case 0: v[i] = static_cast<uint8_t>(110 + std::min(geo(rng), 60)); break;
+      case 1: v[i] = rng() % 5 == 0 ? 0x81 : 0x7e; break;
+      case 2: v[i] = static_cast<uint8_t>(3 * (i / kLaneBlock)); break;
+      case 3: v[i] = static_cast<uint8_t>(rng()); break;
+      case 4: v[i] = static_cast<uint8_t>(100 + static_cast<int>((i / 5000) % 4) * 7 + std::min(geo(rng), 14)); break;
+      default: {
+        uint32_t r = rng();
+        int s = 0;
+        while (s < 40 && (r & 1)) { ++s; r >>= 1; if (!r) r = rng(); }
+        v[i] = static_cast<uint8_t>(s);
+      }
+    }
+  }
+  return v;
+}
+
+// A coded section's streams, as the kernels take them.
+struct Coded {
+  std::vector<LaneTable> tables;
+  std::vector<LaneDecTable> dec;
+  std::vector<const LaneDecTable*> block_dec;
+  std::vector<uint8_t> group[4];
+  std::vector<uint8_t> escapes;
+  LaneInput input() const {
+    LaneInput in;
+    for (int g = 0; g < 4; ++g) {
+      in.group[g] = group[g].data();
+      in.group_end[g] = group[g].data() + group[g].size();
+    }
+    in.escapes = escapes.data();
+    in.escapes_end = escapes.data() + escapes.size();
+    return in;
+  }
+};
+
+// Codes steps * 128 symbols with one table per block of 4096, made from that block's counts.
+Coded encode(const std::vector<uint8_t>& syms, size_t steps) {
+  Coded c;
+  const size_t blocks = (steps + kLaneBlockSteps - 1) / kLaneBlockSteps;
+  c.tables.resize(blocks);
+  c.dec.resize(blocks);
+  std::vector<std::array<uint16_t, 256>> enc(blocks);
+  std::vector<const uint16_t*> block_enc(blocks);
+  for (size_t b = 0; b < blocks; ++b) {
+    uint32_t counts[256] = {};
+    for (size_t i = b * kLaneBlock; i < std::min(steps * kLaneStep, (b + 1) * kLaneBlock); ++i) ++counts[syms[i]];
+    lane_make_table(counts, c.tables[b]);
+    lane_build_encoder(c.tables[b], enc[b].data());
+    lane_build_decoder(c.tables[b], c.dec[b]);
+    block_enc[b] = enc[b].data();
+    c.block_dec.push_back(&c.dec[b]);
+  }
+  uint8_t* groups[4];
+  size_t sizes[4];
+  for (int g = 0; g < 4; ++g) {
+    c.group[g].resize(lane_group_bound(steps));
+    groups[g] = c.group[g].data();
+  }
+  c.escapes.resize(steps * kLaneStep);
+  c.escapes.resize(lanes_encode(syms.data(), steps, block_enc.data(), groups, sizes, c.escapes.data()));
+  for (int g = 0; g < 4; ++g) c.group[g].resize(sizes[g]);
+  return c;
+}
+
+std::vector<LanesDecodeFn> decoders() {
+  std::vector<LanesDecodeFn> d = {lanes_decode_portable};
+  if (LanesDecodeFn f = lanes_decode_avx512()) d.push_back(f);
+  return d;
+}
+
+TEST(Lanes, TablesAreCompleteEightBitCodesThatEscapeRareSymbols) {
+  for (int kind = 0; kind < 6; ++kind) {
+    const auto syms = symbols(kLaneBlock, 7 + kind, kind);
+    uint32_t counts[256] = {};
+    for (uint8_t s : syms) ++counts[s];
+    LaneTable t;
+    lane_make_table(counts, t);
+    EXPECT_LE(t.lengths.max_len, kLaneBits);
+    uint16_t enc[256];
+    lane_build_encoder(t, enc);
+    LaneDecTable dec;
+    lane_build_decoder(t, dec);
+    for (int s = 0; s < 256; ++s) {
+      if (!counts[s]) continue;
+      const uint32_t code = enc[s] & 255, len = (enc[s] >> 8) & 15;
+      const bool esc = enc[s] & 0x8000;
+      ASSERT_TRUE(len > 0 || t.lengths.max_len == 0) << "kind " << kind << " symbol " << s << " has no code";
+      // Every 8-bit window that starts with the code decodes to it.
+      for (uint32_t x = code; x < 256; x += 1u << len) {
+        ASSERT_EQ(dec.len[x] & 15, len);
+        ASSERT_EQ((dec.len[x] & 0x80) != 0, esc);
+        if (!esc) {
+          ASSERT_EQ(dec.sym[x], s);
+        }
+      }
+    }
+    // The description round-trips.
+    uint8_t desc[300];
+    const size_t size = lane_write_description(t, desc);
+    ASSERT_EQ(size, lane_description_size(t));
+    LaneTable back;
+    ASSERT_EQ(lane_read_description({desc, size}, back), size);
+    EXPECT_EQ(back.escape, t.escape);
+    EXPECT_EQ(back.lengths.len, t.lengths.len);
+  }
+}
+
+// Eight common symbols and 40 seen once: escaping the 40 beats giving them 8-bit codes.
+TEST(Lanes, ALongTailOfSingletonsIsEscaped) {
+  uint32_t counts[256] = {};
+  for (int s = 0; s < 8; ++s) counts[100 + s] = 500;
+  for (int s = 0; s < 40; ++s) counts[20 + s] = 1;
+  LaneTable t;
+  const uint64_t bits = lane_make_table(counts, t);
+  ASSERT_GE(t.escape, 0);
+  EXPECT_EQ(t.lengths.len[20], 0);
+  EXPECT_NE(t.lengths.len[t.escape], 0);
+  HuffLengths limited;
+  huff_build_lengths(counts, kLaneBits, limited);
+  EXPECT_LT(bits, huff_cost_bits(counts, limited));
+}
+
+TEST(Lanes, DescriptionsRejectLongCodesAndBadEscapes) {
+  uint32_t counts[256] = {};
+  for (int s = 0; s < 20; ++s) counts[s] = 1u << s;  // an unlimited code would be 19 bits deep
+  LaneTable t;
+  lane_make_table(counts, t);
+  uint8_t desc[300];
+  size_t size = lane_write_description(t, desc);
+  ASSERT_GT(lane_read_description({desc, size}, t), 0u);
+  for (size_t cut = 0; cut < size; ++cut) EXPECT_EQ(lane_read_description({desc, cut}, t), 0u) << cut;
+  // A 9-bit length: a valid HUFF table, not a LANES one.
+  HuffLengths nine;
+  huff_build_lengths(counts, 11, nine);
+  ASSERT_GT(nine.max_len, 8);
+  size = huff_write_description(nine, desc);
+  desc[size] = 0;
+  EXPECT_EQ(lane_read_description({desc, size + 1}, t), 0u);
+  // has_escape 2, and an escape on a symbol without a code.
+  lane_make_table(counts, t);
+  size = lane_write_description(t, desc);
+  const size_t flag = huff_description_size(t.lengths);
+  desc[flag] = 2;
+  EXPECT_EQ(lane_read_description({desc, size}, t), 0u);
+  desc[flag] = 1;
+  desc[flag + 1] = 200;  // outside the table's range
+  EXPECT_EQ(lane_read_description({desc, flag + 2}, t), 0u);
+}
+
+TEST(Lanes, KernelsRoundTripAndAgree) {
+  for (int kind = 0; kind < 6; ++kind)
+    for (size_t steps : {1, 2, 31, 32, 33, 64, 100, 512}) {
+      SCOPED_TRACE(testing::Message() << "kind " << kind << " steps " << steps);
+      const auto syms = symbols(steps * kLaneStep, static_cast<uint32_t>(steps * 31 + kind), kind);
+      const Coded c = encode(syms, steps);
+      for (LanesDecodeFn decode : decoders()) {
+        std::vector<uint8_t> out(steps * kLaneStep + 64, 0xAB);
+        ASSERT_TRUE(decode(c.input(), steps, c.block_dec.data(), out.data()));
+        ASSERT_EQ(0, std::memcmp(out.data(), syms.data(), syms.size()));
+        EXPECT_EQ(out[syms.size()], 0xAB) << "wrote past the output";
+      }
+    }
+}
+
+// Shortened, lengthened or garbled streams: both decoders say no (or, for garbled bytes that
+// still parse, give the same output), never read outside the streams (ASan in CI).
+TEST(Lanes, KernelsRejectDamagedStreamsAlike) {
+  const size_t steps = 40;
+  const auto syms = symbols(steps * kLaneStep, 5, 0);
+  const Coded good = encode(syms, steps);
+  ASSERT_FALSE(good.escapes.empty());
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 200; ++trial) {
+    Coded c = good;
+    const int what = trial % 4;
+    std::vector<uint8_t>& s = what == 3 ? c.escapes : c.group[trial % 4 == 2 ? rng() % 4 : trial % 4];
+    if (what == 0 && !s.empty()) s.pop_back();
+    else if (what == 1) s.push_back(0);
+    else if (!s.empty()) s[rng() % s.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    // Exact-size copies, so that ASan sees any over-read.
+    Coded exact = c;
+    for (auto& g : exact.group) g.shrink_to_fit();
+    exact.escapes.shrink_to_fit();
+    std::vector<std::vector<uint8_t>> outs;
+    std::vector<bool> verdicts;
+    for (LanesDecodeFn decode : decoders()) {
+      std::vector<uint8_t> out(steps * kLaneStep);
+      verdicts.push_back(decode(exact.input(), steps, good.block_dec.data(), out.data()));
+      outs.push_back(out);
+    }
+    if (what <= 1) {
+      EXPECT_FALSE(verdicts[0]) << "trial " << trial;
+    }
+    for (size_t d = 1; d < verdicts.size(); ++d) {
+      ASSERT_EQ(verdicts[d], verdicts[0]) << "trial " << trial;
+      if (verdicts[0]) {
+        ASSERT_EQ(outs[d], outs[0]) << "trial " << trial;
+      }
+    }
+  }
+}
+
+TEST(StreamCoder, LanesWhereAskedRoundTrip) {
+  StreamEncoder enc;
+  StreamDecoder dec;
+  StreamPolicy p;
+  p.lanes = true;
+  p.skewed = true;
+  for (int kind : {0, 1, 2, 4, 5})
+    for (size_t n : {size_t{128}, size_t{129}, size_t{1000}, size_t{4095}, size_t{4096}, size_t{4097}, size_t{65536},
+                     size_t{65536 + 77}, size_t{300000}}) {
+      SCOPED_TRACE(testing::Message() << "kind " << kind << " n " << n);
+      const auto in = symbols(n, static_cast<uint32_t>(n + kind), kind);
+      std::vector<uint8_t> coded;
+      const StreamMode mode = enc.encode(in.data(), n, p, coded);
+      // Up to 64 blocks of 4096 (blocks grow beyond): LANES, unless CONST (one symbol) wins,
+      // or RAW (the lanes' first 256 bytes outweigh the gain of a few hundred symbols).
+      if (n > 64 * kLaneBlock) {
+        EXPECT_NE(mode, StreamMode::lanes);
+      } else if (n >= 1000 && (kind != 2 || n > kLaneBlock)) {
+        EXPECT_EQ(mode, StreamMode::lanes);
+      }
+      std::vector<uint8_t> out(n + 1, 0xAB);
+      size_t pos = 0;
+      const uint8_t* got = dec.decode(coded, pos, n, out.data());
+      ASSERT_EQ(pos, coded.size());
+      ASSERT_EQ(0, std::memcmp(got, in.data(), n));
+      EXPECT_EQ(out[n], 0xAB);
+      const StreamHeader h = peek_stream(coded, 0, n);
+      EXPECT_EQ(h.coded_size, coded.size());
+    }
+}
+
+// Every byte of a LANES stream flipped, and every truncation: a clear error or a decode (a
+// chunk checksum catches wrong bytes), never a crash or an out-of-bounds access.
+TEST(StreamCoder, DamagedLanesStreamsFailCleanly) {
+  StreamEncoder enc;
+  StreamDecoder dec;
+  StreamPolicy p;
+  p.lanes = true;
+  p.skewed = true;
+  const size_t n = 5000;
+  const auto in = symbols(n, 9, 0);
+  std::vector<uint8_t> coded;
+  ASSERT_EQ(enc.encode(in.data(), n, p, coded), StreamMode::lanes);
+  std::vector<uint8_t> out(n);
+  int errors = 0;
+  for (size_t i = 0; i < coded.size(); ++i)
+    for (uint8_t flip : {0x01, 0x80}) {
+      std::vector<uint8_t> bad = coded;
+      bad[i] ^= flip;
+      size_t pos = 0;
+      try {
+        dec.decode(bad, pos, n, out.data());
+      } catch (const Error& e) {
+        EXPECT_TRUE(e.code() == Errc::corrupt_input || e.code() == Errc::truncated_input) << e.what();
+        ++errors;
+      }
+    }
+  EXPECT_GT(errors, static_cast<int>(coded.size()) / 2);
+  for (size_t cut = 0; cut < coded.size(); ++cut) {
+    const std::vector<uint8_t> bad(coded.begin(), coded.begin() + static_cast<ptrdiff_t>(cut));
+    size_t pos = 0;
+    EXPECT_THROW(dec.decode(bad, pos, n, out.data()), Error) << cut;
+  }
+}
+
+TEST(ChunkCodec, RealCorpusTensorsRoundTripAsLanes) {
+  namespace fs = std::filesystem;
+  const fs::path root = TENZIP_CORPUS_TENSORS;
+  if (!fs::exists(root / "manifest.json")) GTEST_SKIP() << "corpus tensors not extracted (ctest runs corpus.extract first)";
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  size_t lanes_chunks = 0, plain = 0, with_lanes = 0;
+  for (const char* dir : {"bf16", "fp32", "fp16"}) {
+    const DType dtype = *parse_dtype(dir);
+    std::ifstream f(root / dir / "ALL.raw", std::ios::binary);
+    const std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), {});
+    const size_t es = dtype_size(dtype), n = data.size() / es;
+    std::vector<uint8_t> out(65536 * es), payload, reference;
+    for (size_t i = 0; i < n; i += 65536) {
+      const size_t m = std::min<size_t>(65536, n - i);
+      payload.clear();
+      enc.encode(dtype, data.data() + i * es, m, 3, payload, /*lanes=*/true);
+      lanes_chunks += payload[0] == static_cast<uint8_t>(StreamMode::lanes);
+      dec.decode(dtype, payload, out.data(), m);
+      ASSERT_EQ(0, std::memcmp(out.data(), data.data() + i * es, m * es)) << dir << " chunk at " << i;
+      reference.clear();
+      enc.encode(dtype, data.data() + i * es, m, 3, reference);
+      with_lanes += payload.size();
+      plain += reference.size();
+    }
+  }
+  EXPECT_GE(lanes_chunks, 200u);
+  // What the layout costs in size (codes of <= 8 bits, escapes, the lanes' last bytes): < 0.5%.
+  EXPECT_LT(static_cast<double>(with_lanes), 1.005 * static_cast<double>(plain));
+}
+
+TEST(Api, LanesFilesAreVersion3AndRoundTrip) {
+  std::mt19937 rng(17);
+  std::vector<uint8_t> src(3 * 65536 * 2 + 1001);
+  for (size_t i = 0; i < src.size(); i += 2) {  // bf16-like: exponent bytes skewed, the rest random
+    src[i] = static_cast<uint8_t>(rng());
+    src[i + 1] = static_cast<uint8_t>(0x3c + std::min<int>(std::geometric_distribution<int>(0.4)(rng), 6));
+  }
+  for (DType dtype : {DType::bf16, DType::fp16, DType::fp32, DType::fp8_e4m3, DType::bytes})
+    for (unsigned threads : {1u, 2u}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dtype) << " threads " << threads);
+      CompressOptions o;
+      o.dtype = dtype;
+      o.threads = threads;
+      o.lanes = true;
+      const auto packed = compress(src, o);
+      EXPECT_EQ(load_u16(&packed[8]), 3u);
+      EXPECT_EQ(decompress(packed, threads), src);
+      o.lanes = false;
+      EXPECT_EQ(load_u16(&compress(src, o)[8]), kFormatVersionDefault);
+    }
+}
+
+}  // namespace
