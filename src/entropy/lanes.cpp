@@ -59,16 +59,23 @@ uint64_t lane_make_table(const uint32_t* counts, LaneTable& out) noexcept {
   return best;
 }
 
-void lane_build_encoder(const LaneTable& t, uint16_t* enc) noexcept {
-  std::memset(enc, 0, 256 * sizeof(uint16_t));
+void lane_build_encoder(const LaneTable& t, LaneEncTable& enc) noexcept {
+  std::memset(enc.code, 0, 256);
+  std::memset(enc.len, 0, 256);
   HuffCode codes[256];
   const int n = huff_canonical_codes(t.lengths, codes);
-  for (int i = 0; i < n; ++i) enc[codes[i].sym] = static_cast<uint16_t>(codes[i].rev | codes[i].len << 8);
+  for (int i = 0; i < n; ++i) {
+    enc.code[codes[i].sym] = static_cast<uint8_t>(codes[i].rev);
+    enc.len[codes[i].sym] = codes[i].len;
+  }
   if (t.escape < 0) return;
-  const uint16_t esc = static_cast<uint16_t>(enc[t.escape] | 0x8000);
+  const uint8_t code = enc.code[t.escape], len = static_cast<uint8_t>(enc.len[t.escape] | 0x80);
   const bool single = t.lengths.max_len == 0;
   for (int s = 0; s < 256; ++s)
-    if (s == t.escape || (!single && t.lengths.len[s] == 0) || (single && s != t.lengths.min_sym)) enc[s] = esc;
+    if (s == t.escape || (!single && t.lengths.len[s] == 0) || (single && s != t.lengths.min_sym)) {
+      enc.code[s] = code;
+      enc.len[s] = len;
+    }
 }
 
 void lane_build_decoder(const LaneTable& t, LaneDecTable& out) noexcept {
@@ -115,59 +122,87 @@ size_t lane_read_description(std::span<const uint8_t> src, LaneTable& out) noexc
 }
 
 // ------------------------------------------------------------------------------ encoder
-// One pass in the decoder's order. A lane's byte k is taken by a refill before the lane has
-// coded all its bits (the decoder reads ahead), so each lane keeps the stream positions of the
-// bytes it has been given (at most two not yet complete: a ring of four) and writes each byte
-// there as its bits come, the partial byte again with every code (branch-free; the last write
-// of a position is its complete byte).
-size_t lanes_encode(const uint8_t* syms, size_t steps, const uint16_t* const* block_enc, uint8_t* const group[4],
-                    size_t group_size[4], uint8_t* escapes) noexcept {
+size_t lanes_pass1_portable(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc, LaneSteps& out,
+                            uint8_t* escapes) noexcept {
   constexpr int L = kLanesPerGroup;
-  uint32_t acc[kLaneGroups][L], nb[kLaneGroups][L], unread[kLaneGroups][L], done[kLaneGroups][L], given[kLaneGroups][L];
-  uint32_t slot[kLaneGroups][L][4];
-  size_t pos[kLaneGroups];
-  for (int g = 0; g < kLaneGroups; ++g) {
-    std::memset(group[g], 0, lane_group_bound(steps));
-    for (int j = 0; j < L; ++j) {
-      acc[g][j] = nb[g][j] = done[g][j] = 0;
-      unread[g][j] = 16;
-      given[g][j] = 2;
-      slot[g][j][0] = static_cast<uint32_t>(2 * j);
-      slot[g][j][1] = static_cast<uint32_t>(2 * j + 1);
-    }
-    pos[g] = 2 * L;
-  }
+  uint32_t acc[kLaneStep] = {}, nb[kLaneStep] = {}, unread[kLaneStep];
+  for (uint32_t& u : unread) u = 16;
   size_t n_esc = 0;
   for (size_t t = 0; t < steps; ++t) {
-    const uint16_t* enc = block_enc[t / kLaneBlockSteps];
+    const LaneEncTable& T = *block_enc[t / kLaneBlockSteps];
     const uint32_t refill = t + 1 < steps;  // no refill after the last step
-    const uint8_t* s = syms + t * kLaneStep;
     for (int g = 0; g < kLaneGroups; ++g) {
-      uint8_t* out = group[g];
-      uint32_t at = static_cast<uint32_t>(pos[g]);
+      uint32_t full = 0, need = 0;
       for (int j = 0; j < L; ++j) {
-        const uint8_t sym = s[g * L + j];
-        const uint32_t e = enc[sym], len = (e >> 8) & 15;
-        if (__builtin_expect(e & 0x8000, 0)) escapes[n_esc++] = sym;
-        const uint32_t a = acc[g][j] | (e & 255) << nb[g][j], b = nb[g][j] + len;
-        out[slot[g][j][done[g][j] & 3]] = static_cast<uint8_t>(a);
-        const uint32_t full = b >> 3;  // 0 or 1: b < 16
-        done[g][j] += full;
-        acc[g][j] = a >> (8 * full);
-        nb[g][j] = b - 8 * full;
-        const uint32_t u = unread[g][j] - len, need = refill & (u < 8);
-        slot[g][j][given[g][j] & 3] = at;
-        given[g][j] += need;
-        at += need;
-        unread[g][j] = u + 8 * need;
+        const int lane = g * L + j;
+        const uint8_t sym = syms[t * kLaneStep + lane];
+        const uint32_t l = T.len[sym], len = l & 15;
+        if (__builtin_expect(l & 0x80, 0)) escapes[n_esc++] = sym;
+        const uint32_t a = acc[lane] | uint32_t{T.code[sym]} << nb[lane], b = nb[lane] + len;
+        out.bytes[t * kLaneStep + lane] = static_cast<uint8_t>(a);
+        const uint32_t f = b >> 3;  // 0 or 1: b < 16
+        full |= f << j;
+        acc[lane] = a >> (8 * f);
+        nb[lane] = b - 8 * f;
+        const uint32_t u = unread[lane] - len, n = refill & (u < 8);
+        need |= n << j;
+        unread[lane] = u + 8 * n;
       }
-      pos[g] = at;
+      out.full[t * kLaneGroups + g] = full;
+      out.need[t * kLaneGroups + g] = need;
     }
   }
+  for (size_t lane = 0; lane < kLaneStep; ++lane) {
+    out.last[lane] = static_cast<uint16_t>(acc[lane]);
+    out.last_bits[lane] = static_cast<uint8_t>(nb[lane]);
+  }
+  return n_esc;
+}
+
+// Each lane keeps the stream positions of the bytes it has taken and not yet completed (at most
+// two: a ring of four), oldest first.
+size_t lanes_encode(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc, uint8_t* const group[4],
+                    size_t group_size[4], uint8_t* escapes, LaneEncodeScratch& scratch, LanesPass1Fn pass1) {
+  constexpr int L = kLanesPerGroup;
+  if (!pass1) {
+    static const LanesPass1Fn best = [] {
+      const LanesPass1Fn f = lanes_pass1_avx512();
+      return f ? f : lanes_pass1_portable;
+    }();
+    pass1 = best;
+  }
+  scratch.bytes.resize(steps * kLaneStep);
+  scratch.masks.resize(2 * steps * kLaneGroups);
+  LaneSteps st;
+  st.bytes = scratch.bytes.data();
+  st.full = scratch.masks.data();
+  st.need = scratch.masks.data() + steps * kLaneGroups;
+  const size_t n_esc = pass1(syms, steps, block_enc, st, escapes);
   for (int g = 0; g < kLaneGroups; ++g) {
+    uint8_t* const out = group[g];
+    std::memset(out, 0, lane_group_bound(steps));
+    uint32_t slot[L][4], done[L], given[L];
+    for (int j = 0; j < L; ++j) {
+      slot[j][0] = static_cast<uint32_t>(2 * j);
+      slot[j][1] = static_cast<uint32_t>(2 * j + 1);
+      done[j] = 0;
+      given[j] = 2;
+    }
+    uint32_t pos = 2 * L;
+    for (size_t t = 0; t < steps; ++t) {
+      const uint8_t* bytes = st.bytes + t * kLaneStep + g * L;
+      for (uint32_t m = st.full[t * kLaneGroups + g]; m; m &= m - 1) {
+        const int j = __builtin_ctz(m);
+        out[slot[j][done[j]++ & 3]] = bytes[j];
+      }
+      for (uint32_t m = st.need[t * kLaneGroups + g]; m; m &= m - 1) {
+        const int j = __builtin_ctz(m);
+        slot[j][given[j]++ & 3] = pos++;
+      }
+    }
     for (int j = 0; j < L; ++j)
-      if (nb[g][j]) group[g][slot[g][j][done[g][j] & 3]] = static_cast<uint8_t>(acc[g][j]);
-    group_size[g] = pos[g];
+      if (st.last_bits[g * L + j]) out[slot[j][done[j] & 3]] = static_cast<uint8_t>(st.last[g * L + j]);
+    group_size[g] = pos;
   }
   return n_esc;
 }

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "entropy/huffman.hpp"
 
@@ -33,10 +34,18 @@ struct LaneTable {
   int escape = -1;
 };
 
-// Encoder entry per symbol: bits 0-7 the code reversed (written LSB-first), 8-11 its length,
-// bit 15 set if the symbol is coded by the escape (its value then goes to the escape stream).
-// An absent symbol of a table without escape has entry 0: a caller never codes one.
-using LaneEncTable = uint16_t[256];
+// Encoder table by symbol: the code reversed (written LSB-first), and its length (bits 0-3)
+// with bit 7 set if the symbol is coded by the escape (its value then goes to the escape
+// stream). An absent symbol of a table without escape has 0 and 0: never coded. 64-byte
+// aligned halves, as the decoder's: an AVX-512 encoder looks codes up in registers.
+struct LaneEncTable {
+  alignas(64) uint8_t code[256];
+  alignas(64) uint8_t len[256];
+  // Whether `s` has a code in this table (a one-symbol table's symbol has one of length 0).
+  bool codes(int s, const LaneTable& t) const noexcept {
+    return len[s] != 0 || (t.lengths.max_len == 0 && s == t.lengths.min_sym);
+  }
+};
 // Decoder table by the next 8 bits: the symbol, and the code length (bits 0-3) with bit 7 set
 // for the escape code. 64-byte aligned halves: four AVX-512 registers each.
 struct LaneDecTable {
@@ -48,7 +57,7 @@ struct LaneDecTable {
 // symbols seen at most a few times escaped. Returns the bits the counts cost (escaped values'
 // bytes included).
 uint64_t lane_make_table(const uint32_t* counts, LaneTable& out) noexcept;
-void lane_build_encoder(const LaneTable& table, uint16_t* enc) noexcept;
+void lane_build_encoder(const LaneTable& table, LaneEncTable& enc) noexcept;
 void lane_build_decoder(const LaneTable& table, LaneDecTable& out) noexcept;
 // Description: a HUFF table description (12.4) with lengths <= 8, then u8 has_escape (0 or 1)
 // and, if 1, u8 escape (a symbol with a code).
@@ -61,11 +70,35 @@ size_t lane_read_description(std::span<const uint8_t> src, LaneTable& out) noexc
 // per lane per step after the first.
 inline size_t lane_group_bound(size_t steps) noexcept { return 2 * kLanesPerGroup + steps * kLanesPerGroup; }
 
+// The encoder in two passes. The first runs the lanes' bit buffers as the decoder will: per
+// step and group, each lane's code appended to its buffer, the low byte of the buffer after
+// that (complete if the lane's `full` bit is set), and which lanes take a refill byte (`need`);
+// escaped values in decoding order. The second places each lane's completed bytes where its
+// refills take them (the decoder reads ahead, so a byte's place is known before its bits).
+struct LaneSteps {
+  uint8_t* bytes;      // [steps][128]
+  uint32_t* full;      // [steps][4]: lanes whose low byte is complete after the step
+  uint32_t* need;      // [steps][4]: lanes that take a byte after the step
+  uint16_t last[128];  // each lane's unwritten bits after the last step
+  uint8_t last_bits[128];
+};
+// Returns the number of escaped values written to `escapes`.
+using LanesPass1Fn = size_t (*)(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc,
+                                LaneSteps& out, uint8_t* escapes);
+size_t lanes_pass1_portable(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc, LaneSteps& out,
+                            uint8_t* escapes) noexcept;
+LanesPass1Fn lanes_pass1_avx512() noexcept;  // null without AVX-512 VBMI (or TENZIP_NO_SIMD=1)
+
+struct LaneEncodeScratch {
+  std::vector<uint8_t> bytes;
+  std::vector<uint32_t> masks;
+};
 // Codes steps * 128 symbols, step t with block_enc[t / 32]: group g's bytes into group[g]
 // (lane_group_bound(steps) bytes, zeroed by the callee), sizes into group_size[g]; escaped
-// values to escapes (room for steps * 128); returns their count.
-size_t lanes_encode(const uint8_t* syms, size_t steps, const uint16_t* const* block_enc, uint8_t* const group[4],
-                    size_t group_size[4], uint8_t* escapes) noexcept;
+// values to escapes (room for steps * 128); returns their count. `pass1` null: the fastest.
+size_t lanes_encode(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc, uint8_t* const group[4],
+                    size_t group_size[4], uint8_t* escapes, LaneEncodeScratch& scratch,
+                    LanesPass1Fn pass1 = nullptr);
 
 // A section's byte streams, each [begin, end).
 struct LaneInput {

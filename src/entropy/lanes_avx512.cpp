@@ -1,7 +1,8 @@
-// The LANES decoder for AVX-512 VBMI/VBMI2 (lanes.hpp): a block's decode table lives in eight
-// registers; a lookup of 64 bytes is two vpermi2b and a blend by the index's top bit, and the
-// 32 lanes of a group refill by one expanding load. Compiled with target attributes and
-// called only after run-time detection (lanes_decode_avx512()).
+// The LANES decoder and the encoder's first pass for AVX-512 VBMI/VBMI2 (lanes.hpp): a block's
+// table lives in eight registers; a lookup of 64 bytes is two vpermi2b and a blend by the
+// index's top bit. The decoder's 32 lanes of a group refill by one expanding load; the
+// encoder's escaped symbols leave by one compressing store. Compiled with target attributes
+// and called only after run-time detection.
 #include "entropy/lanes.hpp"
 
 #include "util/cpu.hpp"
@@ -82,12 +83,66 @@ TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDec
     if (p[g] != in.group_end[g]) return false;
   return e == in.escapes_end;
 }
+// lanes_pass1_portable, 32 lanes at a time: 16-bit lanes hold the bits not yet in a
+// complete byte (< 8 + 8 code bits) and the decoder's unread count.
+TENZIP_LANES_TARGET size_t pass1(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc,
+                                 LaneSteps& out, uint8_t* escapes) noexcept {
+  __m512i C[4], Ln[4];
+  const __m512i low = _mm512_set1_epi16(0xFF), len_bits = _mm512_set1_epi16(0x0F), esc_bit = _mm512_set1_epi16(0x80),
+                eight = _mm512_set1_epi16(8);
+  __m512i acc[kLaneGroups], nb[kLaneGroups], unread[kLaneGroups];
+  for (int g = 0; g < kLaneGroups; ++g) {
+    acc[g] = nb[g] = _mm512_setzero_si512();
+    unread[g] = _mm512_set1_epi16(16);
+  }
+  size_t n_esc = 0;
+  for (size_t t = 0; t < steps; ++t) {
+    if (t % kLaneBlockSteps == 0) {
+      const LaneEncTable& T = *block_enc[t / kLaneBlockSteps];
+      for (int k = 0; k < 4; ++k) {
+        C[k] = _mm512_load_si512(T.code + 64 * k);
+        Ln[k] = _mm512_load_si512(T.len + 64 * k);
+      }
+    }
+    const __mmask32 refill = t + 1 < steps ? ~__mmask32{0} : 0;
+    for (int g = 0; g < kLaneGroups; ++g) {
+      const __m512i sym = _mm512_cvtepu8_epi16(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(syms + t * kLaneStep + g * kLanesPerGroup)));
+      const __mmask64 top = _mm512_movepi8_mask(sym);
+      const __m512i code = _mm512_and_si512(lookup256(C, sym, top), low);
+      const __m512i len_esc = lookup256(Ln, sym, top);
+      const __m512i len = _mm512_and_si512(len_esc, len_bits);
+      if (const __mmask32 esc = _mm512_test_epi16_mask(len_esc, esc_bit)) {
+        _mm512_mask_compressstoreu_epi8(escapes + n_esc, even_bytes(esc), sym);
+        n_esc += static_cast<size_t>(_mm_popcnt_u32(esc));
+      }
+      acc[g] = _mm512_or_si512(acc[g], _mm512_sllv_epi16(code, nb[g]));
+      nb[g] = _mm512_add_epi16(nb[g], len);
+      const __mmask32 full = _mm512_cmpge_epu16_mask(nb[g], eight);
+      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.bytes + t * kLaneStep + g * kLanesPerGroup),
+                          _mm512_cvtepi16_epi8(acc[g]));
+      acc[g] = _mm512_mask_srli_epi16(acc[g], full, acc[g], 8);
+      nb[g] = _mm512_mask_sub_epi16(nb[g], full, nb[g], eight);
+      unread[g] = _mm512_sub_epi16(unread[g], len);
+      const __mmask32 need = _mm512_cmplt_epu16_mask(unread[g], eight) & refill;
+      unread[g] = _mm512_mask_add_epi16(unread[g], need, unread[g], eight);
+      out.full[t * kLaneGroups + g] = full;
+      out.need[t * kLaneGroups + g] = need;
+    }
+  }
+  for (int g = 0; g < kLaneGroups; ++g) {
+    _mm512_storeu_si512(out.last + g * kLanesPerGroup, acc[g]);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out.last_bits + g * kLanesPerGroup), _mm512_cvtepi16_epi8(nb[g]));
+  }
+  return n_esc;
+}
 #undef TENZIP_LANES_TARGET
 #pragma GCC diagnostic pop
 
 }  // namespace
 
 LanesDecodeFn lanes_decode_avx512() noexcept { return cpu_has_avx512_vbmi() ? decode : nullptr; }
+LanesPass1Fn lanes_pass1_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass1 : nullptr; }
 
 }  // namespace tenzip::detail
 
@@ -95,6 +150,7 @@ LanesDecodeFn lanes_decode_avx512() noexcept { return cpu_has_avx512_vbmi() ? de
 
 namespace tenzip::detail {
 LanesDecodeFn lanes_decode_avx512() noexcept { return nullptr; }
+LanesPass1Fn lanes_pass1_avx512() noexcept { return nullptr; }
 }  // namespace tenzip::detail
 
 #endif

@@ -104,6 +104,7 @@ struct StreamEncoder::Scratch {
   std::unique_ptr<HuffPairEntry[]> pairs;  // kPairRows rows of pair entries, after 256 rows of room
   std::vector<uint8_t> bits[4];
   std::vector<uint8_t> lane_escapes;
+  LaneEncodeScratch lanes;
   std::vector<uint8_t> zbuf;
   ZSTD_CCtx* cctx = nullptr;
   ~Scratch() { ZSTD_freeCCtx(cctx); }
@@ -184,18 +185,17 @@ namespace {
 bool emit_lanes(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, const uint32_t (*H)[256], int n_tables,
                 const uint8_t* block_table, size_t limit, std::vector<uint8_t>& out) {
   LaneTable tables[kHuffMaxTables];
-  uint16_t enc[kHuffMaxTables][256];
+  LaneEncTable enc[kHuffMaxTables];
   for (int t = 0; t < n_tables; ++t) {
     lane_make_table(H[t], tables[t]);
     lane_build_encoder(tables[t], enc[t]);
   }
   const size_t steps = n / kLaneStep, n_blocks = (steps + kLaneBlockSteps - 1) / kLaneBlockSteps;
-  const uint16_t* block_enc[kMaxBlocks];
+  const LaneEncTable* block_enc[kMaxBlocks];
   for (size_t b = 0; b < n_blocks; ++b) {
-    const LaneTable& T = tables[block_table[b]];
-    block_enc[b] = enc[block_table[b]];
+    block_enc[b] = &enc[block_table[b]];
     for (int s = 0; s < 256; ++s)
-      if (S.block_hist[b][s] && block_enc[b][s] == 0 && !(T.lengths.max_len == 0 && s == T.lengths.min_sym)) return false;
+      if (S.block_hist[b][s] && !block_enc[b]->codes(s, tables[block_table[b]])) return false;
   }
   uint8_t* groups[kLaneGroups];
   size_t sizes[kLaneGroups];
@@ -204,7 +204,7 @@ bool emit_lanes(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, const 
     groups[g] = S.bits[g].data();
   }
   S.lane_escapes.resize(steps * kLaneStep);
-  const size_t n_esc = lanes_encode(syms, steps, block_enc, groups, sizes, S.lane_escapes.data());
+  const size_t n_esc = lanes_encode(syms, steps, block_enc, groups, sizes, S.lane_escapes.data(), S.lanes);
   const size_t tail = n - steps * kLaneStep;
   size_t section = 1 + (n_tables > 1 ? (n_blocks + 1) / 2 : 0) + 4 * (kLaneGroups + 1) + n_esc + tail;
   for (int t = 0; t < n_tables; ++t) section += lane_description_size(tables[t]);
