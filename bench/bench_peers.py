@@ -36,7 +36,8 @@ warnings.simplefilter("ignore")  # torch (imported by zipnn) warns about depreca
 
 WIDTH = {"fp32": 4, "fp16": 2, "bf16": 2}
 ZIPNN_DTYPE = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-ALL_PEERS = ["tenzip", "zipnn", "zstd-3", "zstd-19", "blosc2", "openzl"]
+# tenzip-lanes: tenzip with --lanes (exponents for AVX-512 decoders; opt-in).
+ALL_PEERS = ["tenzip", "tenzip-lanes", "zipnn", "zstd-3", "zstd-19", "blosc2", "openzl"]
 
 
 def best_of(run, min_time: float, min_runs: int, prepare=None, check=None):
@@ -194,9 +195,12 @@ def measure_python(name, config, factory, dtype, threads, path, src, min_time):
     return row
 
 
-def measure_tenzip(binary, dtype, threads, path, size, min_time):
-    row = {"peer": "tenzip", "config": "level 3 (default)", "threads": threads, "size": size}
+def measure_tenzip(binary, dtype, threads, path, size, min_time, lanes=False):
+    row = {"peer": "tenzip-lanes" if lanes else "tenzip", "config": "level 3 (default)", "threads": threads,
+           "size": size}
     cmd = [binary, "bench", "--json", "-T", str(threads), "--dtype", dtype, "--min-time", str(min_time), path]
+    if lanes:
+        cmd.insert(2, "--lanes")
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
@@ -211,7 +215,7 @@ def measure_tenzip(binary, dtype, threads, path, size, min_time):
     if j.get("size") != size:
         row.update(verified=False, error=f"tenzip read {j.get('size')} bytes, file has {size}")
         return row
-    row.update(config=f"level {j.get('level')}", compressed_size=j["compressed_size"], ratio=j["ratio"],
+    row.update(config=f"level {j.get('level')}" + (" --lanes" if lanes else ""), compressed_size=j["compressed_size"], ratio=j["ratio"],
                compress_MBps=j["compress_MBps"], decompress_MBps=j["decompress_MBps"],
                compress_seconds=j.get("compress_seconds"), decompress_seconds=j.get("decompress_seconds"),
                verified=bool(j.get("verified")))
@@ -294,7 +298,7 @@ def main(argv=None):
             notes["openzl"] = f"skipped: not importable ({type(e).__name__}: {e})"
     if "zipnn" in wanted:
         import zipnn  # noqa: F401  (fail loudly: ZipNN is the reference peer)
-    if "tenzip" in wanted:
+    if wanted & {"tenzip", "tenzip-lanes"}:
         if not args.tenzip or not os.access(args.tenzip, os.X_OK):
             sys.exit(f"bench_peers: tenzip binary {args.tenzip!r} not found or not executable")
         tz_version = subprocess.run([args.tenzip, "--version"], capture_output=True, text=True).stdout.strip()
@@ -349,6 +353,9 @@ def main(argv=None):
                 jobs = []
                 if "tenzip" in wanted:
                     jobs.append(("tenzip", lambda n: measure_tenzip(args.tenzip, dtype, n, path, len(src), mt)))
+                if "tenzip-lanes" in wanted:
+                    jobs.append(("tenzip-lanes",
+                                 lambda n: measure_tenzip(args.tenzip, dtype, n, path, len(src), mt, lanes=True)))
                 for name_p, config, factory in peers:
                     jobs.append((name_p, lambda n, a=(name_p, config, factory):
                                  measure_python(*a, dtype, n, path, src, mt)))

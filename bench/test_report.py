@@ -56,6 +56,18 @@ class Targets(unittest.TestCase):
         self.assertIn("round trip(s) failed", text)
         self.assertIn("✗", text)
 
+    def test_lanes_rows_have_their_own_table(self):
+        rs = rows()
+        for t in (1, 2):
+            rs += [row("tenzip-lanes", "bf16", "a", t, 100, 61, 500, 3100), row("tenzip-lanes", "bf16", "b", t, 50, 35, 500, 3100),
+                   row("tenzip-lanes", "bf16", "ALL", t, 150, 96, 500, 3100)]
+        _, text = self.targets(rs)
+        section = text.split("With `--lanes`")[1].split("\n\n")[1]  # the table after the heading line
+        self.assertIn("| 1-thread compress ≥ 2.0× ZipNN MB/s | bf16 ALL | 500", section)
+        self.assertIn("1.25× | ❌ no", section)  # 500 / 400
+        self.assertIn("2.21× | ✅ yes", section)  # 3100 / 1400
+        self.assertIn("tenzip --lanes", text)
+
 
 if __name__ == "__main__":
     unittest.main()

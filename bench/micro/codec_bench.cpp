@@ -7,8 +7,9 @@
 // passes only (valgrind --tool=callgrind --toggle-collect='*fixed_pass*' ... --fixed enc bf16 1).
 // Prototypes measured against the codec: --rans RUNS (rans_proto.hpp), --lanes RUNS
 // (lanes_proto.hpp: more bitstreams per Huffman section, scalar and AVX-512 gathers;
-// permute_proto.hpp: 128 lanes with the decode table in AVX-512 registers), --lanes-e2e RUNS
-// [bf16|fp32] (whole chunk decodes with the exponents by permute_proto.hpp).
+// permute_proto.hpp: 128 lanes with the decode table in AVX-512 registers, which became the
+// LANES stream mode). --lanes-e2e RUNS [DTYPE]: the codec's LANES layout against its default,
+// whole chunks encoded and decoded.
 // Data: the corpus tensors extracted by bench/extract_corpus.py (default: build/corpus_tensors,
 // override with TENZIP_CORPUS_TENSORS). bytes_per_second is of uncompressed data.
 #include <benchmark/benchmark.h>
@@ -27,6 +28,7 @@
 #include "container/format.hpp"
 #include "entropy/huffman.hpp"
 #include "entropy/huffman_dispatch.hpp"
+#include "entropy/lanes.hpp"
 #include "entropy/stream_coder.hpp"
 #include "split/split.hpp"
 #include "lanes_proto.hpp"
@@ -649,118 +651,71 @@ int lanes_main(int argc, char** argv) {
   return 0;
 }
 
-// --lanes-e2e RUNS [DTYPE]: whole chunk decodes as a reader does them (every stream, merge,
-// XXH3 of the decoded chunk, into one large output buffer), by the codec's chunk decoder and
-// by the same with the exponent stream decoded by the register-table prototype instead (a
-// code per 4K block, with escapes; its tables built in the timed loop) wherever the codec
-// coded it with Huffman. The other streams are the codec's in both. The full 64K-element
-// chunks of the corpus's ALL tensors of DTYPE (bf16, default, or fp32); the two decodes
-// alternate RUNS times and the best CPU time of each is kept.
+// --lanes-e2e RUNS [DTYPE]: the LANES exponent layout (compress --lanes) against the default,
+// through the codec: whole chunks encoded, and decoded as a reader does (every stream, merge,
+// XXH3 of the decoded chunk, into one large output buffer). The full 64K-element chunks of the
+// corpus's ALL tensors of DTYPE (bf16, default, or fp32); the two layouts alternate RUNS times
+// and the best CPU time of each is kept.
 int lanes_e2e_main(int argc, char** argv) {
-#if defined(__x86_64__)
-  if (!has_avx512_vbmi2()) return 0;
   const int runs = argc > 2 ? std::atoi(argv[2]) : 20;
   const char* dtype_name = argc > 3 ? argv[3] : "bf16";
-  const DType dtype = *parse_dtype(dtype_name);
-  if (dtype != DType::bf16 && dtype != DType::fp32) return std::fprintf(stderr, "lanes-e2e: bf16 or fp32\n"), 1;
-  const size_t es = dtype_size(dtype), k = static_cast<size_t>(stream_count(dtype));
+  const auto dtype_opt = parse_dtype(dtype_name);
+  if (!dtype_opt) return std::fprintf(stderr, "lanes-e2e: unknown dtype %s\n", dtype_name), 1;
+  const DType dtype = *dtype_opt;
+  const size_t es = dtype_size(dtype);
   const auto& data = corpus(dtype_name);
   if (data.empty()) return 1;
   const size_t n_chunks = data.size() / es / kChunk, bytes = n_chunks * kChunk * es;
-  constexpr size_t kBlockSteps = 4096 / permute_proto::kStep;
-  constexpr size_t kCodes = kChunk / 4096;
-  struct Chunk {
-    std::vector<uint8_t> payload;
-    size_t exp_bytes = 0;  // the codec's exponent stream, as stored
-    bool huff = false;     // the codec coded it with Huffman (else the whole chunk is the codec's)
-    permute_proto::Code codes[kCodes];
-    permute_proto::Coded coded;
-    size_t coded_bytes = 0;  // the prototype's: code descriptions and streams
-  };
-  std::vector<Chunk> chunks(n_chunks);
+  std::vector<std::vector<uint8_t>> payload[2];  // [0] default, [1] LANES
   ChunkEncoder enc;
-  std::vector<uint8_t> split_bufs[kMaxStreams];
-  uint8_t* split_at[kMaxStreams];
-  for (size_t s = 0; s < k; ++s) {
-    split_bufs[s].resize(kChunk);
-    split_at[s] = split_bufs[s].data();
-  }
-  for (size_t c = 0; c < n_chunks; ++c) {
-    Chunk& ch = chunks[c];
-    const uint8_t* src = data.data() + c * kChunk * es;
-    enc.encode(dtype, src, kChunk, 3, ch.payload);
-    const StreamHeader h = peek_stream(ch.payload, 0, kChunk, /*chunk_level=*/true);
-    ch.exp_bytes = h.coded_size;
-    ch.huff = h.mode == StreamMode::huff;
-    split(dtype, src, kChunk, split_at);
-    uint64_t code_bits = 0;
-    if (!code_in_blocks(split_at[0], kChunk, kBlockSteps, /*escape=*/true, ch.codes, ch.coded, code_bits, ch.coded_bytes))
-      return 1;
-  }
+  auto encode_pass = [&](int lanes) {
+    payload[lanes].resize(n_chunks);
+    for (size_t c = 0; c < n_chunks; ++c) {
+      payload[lanes][c].clear();
+      enc.encode(dtype, data.data() + c * kChunk * es, kChunk, 3, payload[lanes][c], lanes != 0);
+    }
+  };
   // The output is one buffer, written once before timing (its pages faulted in), as a
   // reader's destination after the first use.
   std::vector<uint8_t> dst(bytes, 0);
   ChunkDecoder dec;
-  StreamDecoder others;
-  std::vector<uint8_t> exp_out(kChunk + 64), other_out[kMaxStreams];
-  for (auto& o : other_out) o.resize(kChunk);
   uint64_t sink = 0;
-  auto codec_pass = [&] {
+  auto decode_pass = [&](int lanes) {
     for (size_t c = 0; c < n_chunks; ++c) {
       uint8_t* d = dst.data() + c * kChunk * es;
-      dec.decode(dtype, chunks[c].payload, d, kChunk);
+      dec.decode(dtype, payload[lanes][c], d, kChunk);
       sink += xxh3({d, kChunk * es});
     }
   };
-  auto lanes_pass = [&] {
-    for (size_t c = 0; c < n_chunks; ++c) {
-      const Chunk& ch = chunks[c];
-      uint8_t* d = dst.data() + c * kChunk * es;
-      if (ch.huff) {
-        permute_proto::decode(ch.coded, ch.codes, kBlockSteps, kChunk, exp_out.data());
-        size_t pos = ch.exp_bytes;
-        const uint8_t* streams[kMaxStreams] = {exp_out.data()};
-        for (size_t s = 1; s < k; ++s) streams[s] = others.decode(ch.payload, pos, kChunk, other_out[s].data());
-        merge(dtype, streams, kChunk, d);
-      } else {
-        dec.decode(dtype, ch.payload, d, kChunk);
-      }
-      sink += xxh3({d, kChunk * es});
-    }
-  };
-  for (int which = 0; which < 2; ++which) {
+  size_t size[2] = {}, lanes_chunks = 0;
+  for (int lanes = 0; lanes < 2; ++lanes) {
+    encode_pass(lanes);
     std::memset(dst.data(), 0, bytes);
-    if (which == 0) codec_pass();
-    else lanes_pass();
+    decode_pass(lanes);
     if (std::memcmp(dst.data(), data.data(), bytes) != 0)
-      return std::fprintf(stderr, "lanes-e2e: the %s decode differs from the source\n", which ? "prototype" : "codec"), 1;
+      return std::fprintf(stderr, "lanes-e2e: the %s decode differs from the source\n", lanes ? "LANES" : "default"), 1;
+    for (const auto& p : payload[lanes]) {
+      size[lanes] += p.size();
+      if (lanes) lanes_chunks += p[0] == static_cast<uint8_t>(StreamMode::lanes);
+    }
   }
-  double t_codec = 1e30, t_lanes = 1e30;
-  for (int r = 0; r < runs; ++r) {
-    t_codec = std::min(t_codec, best_cpu_seconds(1, codec_pass));
-    t_lanes = std::min(t_lanes, best_cpu_seconds(1, lanes_pass));
-  }
-  size_t exp_codec = 0, exp_lanes = 0, total = 0;
-  size_t n_huff = 0;
-  for (const Chunk& ch : chunks) {
-    exp_codec += ch.exp_bytes;
-    exp_lanes += ch.huff ? ch.coded_bytes : ch.exp_bytes;
-    total += ch.payload.size();
-    n_huff += ch.huff;
-  }
-  std::printf("%s ALL, %zu chunks of 64K elements (%zu with Huffman-coded exponents, which the prototype takes), "
-              "decoded with XXH3 into one buffer (best CPU time of %d):\n", dtype_name, n_chunks, n_huff, runs);
-  std::printf("  codec chunk decoder             %7.3f ms  %6.0f MB/s\n", t_codec * 1e3, bytes / t_codec / 1e6);
-  std::printf("  exponents by register tables    %7.3f ms  %6.0f MB/s  (%.2fx)\n", t_lanes * 1e3, bytes / t_lanes / 1e6,
-              t_codec / t_lanes);
-  std::printf("  exponent streams: codec %zu bytes, register tables %zu (%+.2f%%); the chunks %zu -> %zu bytes (%+.2f%%)\n",
-              exp_codec, exp_lanes, 100.0 * (static_cast<double>(exp_lanes) / static_cast<double>(exp_codec) - 1.0), total,
-              total - exp_codec + exp_lanes,
-              100.0 * (static_cast<double>(exp_lanes) - static_cast<double>(exp_codec)) / static_cast<double>(total));
+  double te[2] = {1e30, 1e30}, td[2] = {1e30, 1e30};
+  for (int r = 0; r < runs; ++r)
+    for (int lanes = 0; lanes < 2; ++lanes) {
+      te[lanes] = std::min(te[lanes], best_cpu_seconds(1, [&] { encode_pass(lanes); }));
+      td[lanes] = std::min(td[lanes], best_cpu_seconds(1, [&] { decode_pass(lanes); }));
+    }
+  std::printf("%s ALL, %zu chunks of 64K elements (%zu with LANES exponents), best CPU time of %d, %s decoder:\n",
+              dtype_name, n_chunks, lanes_chunks, runs,
+              lanes_decoder() == lanes_decode_avx512() ? "AVX-512"
+              : lanes_decoder() == lanes_decode_avx2() ? "AVX2" : "portable");
+  for (int lanes = 0; lanes < 2; ++lanes)
+    std::printf("  %-8s %10zu bytes  encode %7.3f ms %6.0f MB/s   decode+XXH3 %7.3f ms %6.0f MB/s\n",
+                lanes ? "LANES" : "default", size[lanes], te[lanes] * 1e3, bytes / te[lanes] / 1e6, td[lanes] * 1e3,
+                bytes / td[lanes] / 1e6);
+  std::printf("  LANES / default: size %+.2f%%, encode %.2fx the time, decode %.2fx the speed\n",
+              100.0 * (static_cast<double>(size[1]) / static_cast<double>(size[0]) - 1.0), te[1] / te[0], td[0] / td[1]);
   benchmark::DoNotOptimize(sink);
-#else
-  std::printf("x86-64 only\n");
-#endif
   return 0;
 }
 

@@ -109,11 +109,13 @@ class Progress {
 // Compresses `src` (elements of `dtype`) into a container with `metadata`, to `sink`, in 4 MiB
 // blocks so that progress and Ctrl-C work on big buffers.
 uint64_t compress_to(std::span<const uint8_t> src, const tenzip::Sink& sink, tenzip::DType dtype, int level,
-                     unsigned threads, uint32_t chunk_elems, std::span<const uint8_t> metadata, Progress* progress) {
+                     unsigned threads, uint32_t chunk_elems, std::span<const uint8_t> metadata, Progress* progress,
+                     bool lanes) {
   check_level(level);
   tenzip::CompressOptions o;
   o.dtype = dtype;
   o.level = level;
+  o.lanes = lanes;
   o.threads = threads;
   o.chunk_elems = chunk_elems;
   tenzip::Compressor comp(o, sink);
@@ -135,7 +137,7 @@ nb::bytes to_bytes(const std::vector<uint8_t>& v) { return nb::bytes(v.data(), v
 
 // compress(src, dtype, level, threads, chunk_elems, metadata) -> bytes
 nb::bytes compress(const In& src, const std::string& dtype, int level, std::optional<unsigned> threads,
-                   uint32_t chunk_elems, const nb::bytes& metadata) {
+                   uint32_t chunk_elems, const nb::bytes& metadata, bool lanes) {
   const tenzip::DType d = dtype_of(dtype);
   const std::string meta(metadata.c_str(), metadata.size());
   std::vector<uint8_t> out;
@@ -145,7 +147,8 @@ nb::bytes compress(const In& src, const std::string& dtype, int level, std::opti
     out.reserve(src.size() + src.size() / 64 + 4096);
     compress_to(
         span_of(src), [&](std::span<const uint8_t> s) { out.insert(out.end(), s.begin(), s.end()); }, d, level,
-        resolve(threads), chunk_elems, {reinterpret_cast<const uint8_t*>(meta.data()), meta.size()}, &interrupt);
+        resolve(threads), chunk_elems, {reinterpret_cast<const uint8_t*>(meta.data()), meta.size()}, &interrupt,
+        lanes);
   }
   return to_bytes(out);
 }
@@ -240,13 +243,13 @@ nb::tuple decompress_stream_to_fd(const In& data, int fd, std::optional<unsigned
 
 // Compresses a buffer to fd as one container of `dtype` (a raw file: tenzip compress --dtype).
 uint64_t compress_to_fd(const In& src, int fd, const std::string& dtype, int level, std::optional<unsigned> threads,
-                        uint32_t chunk_elems, nb::object progress_cb) {
+                        uint32_t chunk_elems, nb::object progress_cb, bool lanes) {
   const tenzip::DType d = dtype_of(dtype);
   Progress progress(std::move(progress_cb));
   nb::gil_scoped_release nogil;
   const uint64_t n = compress_to(
       span_of(src), [&](std::span<const uint8_t> s) { write_fd(fd, s); }, d, level, resolve(threads), chunk_elems,
-      {}, &progress);
+      {}, &progress, lanes);
   progress.finish(src.size());
   return n;
 }
@@ -255,7 +258,7 @@ uint64_t compress_to_fd(const In& src, int fd, const std::string& dtype, int lev
 
 nb::dict compress_model_to_fd(const In& file, int fd, int level, std::optional<unsigned> threads,
                               uint32_t chunk_elems, const std::string& format, const std::optional<In>& base,
-                              const std::string& name_hint, nb::object progress_cb) {
+                              const std::string& name_hint, nb::object progress_cb, bool lanes) {
   check_level(level);
   Progress progress(std::move(progress_cb));
   tenzip::ModelCompressResult res;
@@ -264,6 +267,7 @@ nb::dict compress_model_to_fd(const In& file, int fd, int level, std::optional<u
     nb::gil_scoped_release nogil;
     tenzip::ModelCompressOptions o;
     o.level = level;
+    o.lanes = lanes;
     o.threads = resolve(threads);
     o.chunk_elems = chunk_elems;
     o.format = format;
@@ -497,7 +501,7 @@ NB_MODULE(_ext, m) {
   });
 
   m.def("compress", &compress, "src"_a.noconvert(), "dtype"_a, "level"_a, "threads"_a.none(), "chunk_elems"_a,
-        "metadata"_a);
+        "metadata"_a, "lanes"_a = false);
   m.def("container_info", &container_info, "data"_a.noconvert());
   m.def("model_file_layout", &model_file_layout, "file"_a.noconvert(), "format"_a = "auto");
   m.def("decompress_into", &decompress_into, "data"_a.noconvert(), "out"_a.noconvert(), "threads"_a.none());
@@ -505,9 +509,10 @@ NB_MODULE(_ext, m) {
   m.def("decompress_stream_to_fd", &decompress_stream_to_fd, "data"_a.noconvert(), "fd"_a, "threads"_a.none(),
         "progress"_a.none());
   m.def("compress_to_fd", &compress_to_fd, "src"_a.noconvert(), "fd"_a, "dtype"_a, "level"_a, "threads"_a.none(),
-        "chunk_elems"_a, "progress"_a.none());
+        "chunk_elems"_a, "progress"_a.none(), "lanes"_a = false);
   m.def("compress_model_to_fd", &compress_model_to_fd, "file"_a.noconvert(), "fd"_a, "level"_a, "threads"_a.none(),
-        "chunk_elems"_a, "format"_a, "base"_a.noconvert().none(), "name_hint"_a, "progress"_a.none());
+        "chunk_elems"_a, "format"_a, "base"_a.noconvert().none(), "name_hint"_a, "progress"_a.none(),
+        "lanes"_a = false);
   m.def("copy_into", &copy_into, "dst"_a.noconvert(), "dst_offset"_a, "src"_a.noconvert());
 
   nb::class_<PyModelReader>(m, "ModelReader")

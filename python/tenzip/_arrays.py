@@ -200,7 +200,8 @@ def byte_view(data: Any, expected: str) -> memoryview:
 # ---------------------------------------------------------------- compress
 
 
-def compress(x: Any, threads: Optional[int] = None, level: Optional[int] = None, *, dtype: Optional[str] = None) -> bytes:
+def compress(x: Any, threads: Optional[int] = None, level: Optional[int] = None, *, dtype: Optional[str] = None,
+             lanes: bool = False) -> bytes:
     """Compress a numpy array, a torch tensor (any dtype, bfloat16 and float8 included) or any
     bytes-like object into a tenzip container (``bytes``).
 
@@ -208,12 +209,15 @@ def compress(x: Any, threads: Optional[int] = None, level: Optional[int] = None,
     a GPU tensor is copied once). Float dtypes go through the float codec (float32, float16,
     bfloat16, float8_e4m3fn, float8_e5m2); others are stored as bytes. ``dtype`` overrides the
     codec dtype (for example ``dtype="bf16"`` for raw bfloat16 bytes). ``threads``: None = all
-    cores. ``level``: 1 (fastest) .. 9 (smallest), default 3. The GIL is released while
-    compressing. :func:`decompress` restores type, dtype and shape.
+    cores. ``level``: 1 (fastest) .. 9 (smallest), default 3. ``lanes``: code exponents for
+    AVX-512 VBMI decoders (``tenzip compress --lanes``: faster decompression on such CPUs, slower
+    elsewhere; format version 3). The GIL is released while compressing. :func:`decompress`
+    restores type, dtype and shape.
     """
     view, meta, codec = _prepare(x)
     meta_bytes = json.dumps(meta, separators=(",", ":")).encode()
-    return _ext.compress(view, _codec_dtype(dtype, codec), _level(level), _threads(threads), CHUNK_ELEMS, meta_bytes)
+    return _ext.compress(view, _codec_dtype(dtype, codec), _level(level), _threads(threads), CHUNK_ELEMS, meta_bytes,
+                         lanes=bool(lanes))
 
 
 # ---------------------------------------------------------------- decompress

@@ -230,11 +230,12 @@ def _run_jobs(jobs: list, workers: int, job: Callable) -> None:
             raise
 
 
-def _compress_one(src: _Mapped, fd: int, *, level, threads, dtype, fmt, base: Optional[_Mapped], cb):
+def _compress_one(src: _Mapped, fd: int, *, level, threads, dtype, fmt, base: Optional[_Mapped], cb, lanes=False):
     if dtype is not None:
-        return _ext.compress_to_fd(src.view, fd, dtype, level, threads, CHUNK_ELEMS, cb)
+        return _ext.compress_to_fd(src.view, fd, dtype, level, threads, CHUNK_ELEMS, cb, lanes=lanes)
     return _ext.compress_model_to_fd(
-        src.view, fd, level, threads, CHUNK_ELEMS, fmt, base.view if base else None, os.path.basename(src.path), cb
+        src.view, fd, level, threads, CHUNK_ELEMS, fmt, base.view if base else None, os.path.basename(src.path), cb,
+        lanes=lanes,
     )
 
 
@@ -268,6 +269,7 @@ def compress_file(
     base=None,
     force: bool = False,
     progress: Optional[bool] = None,
+    lanes: bool = False,
 ) -> str:
     """``tenzip compress`` from Python: a file to ``dst`` (default ``src + ".tnz"``), or a folder
     to a folder (default ``src + ".tnz"``). Returns the output path.
@@ -276,7 +278,8 @@ def compress_file(
     (a single file as a raw buffer of bf16/fp16/fp32/fp8_e4m3/fp8_e5m2/bytes instead of a model
     file), ``format`` (auto, raw, safetensors, gguf, pytorch-zip, onnx, tflite), ``base`` (an
     older version of the file or folder: matching tensors are stored as differences), ``force``
-    (replace an existing output). ``progress``: a tqdm bar; None = only when stderr is a terminal.
+    (replace an existing output), ``lanes`` (``--lanes``: exponents for AVX-512 VBMI decoders).
+    ``progress``: a tqdm bar; None = only when stderr is a terminal.
     """
     src = _strip_slashes(os.fspath(src))
     lvl, thr = _level(level), _threads(threads)
@@ -288,7 +291,7 @@ def compress_file(
     if os.path.isdir(src):
         if dtype is not None:
             raise TenzipError(f"{src}: dtype applies to single files; a folder's files are detected one by one", "invalid_argument")
-        return _compress_folder(src, dst, lvl, thr, fmt, base, force, progress)
+        return _compress_folder(src, dst, lvl, thr, fmt, base, force, progress, bool(lanes))
     codec = None if dtype is None else _codec_dtype(dtype, "bytes")
     if codec is not None and (base is not None or fmt != "auto"):
         raise TenzipError("dtype compresses a raw buffer; it does not combine with format or base", "invalid_argument")
@@ -306,7 +309,8 @@ def compress_file(
         try:
             write_atomic(
                 dst,
-                lambda fd: _compress_one(m, fd, level=lvl, threads=thr, dtype=codec, fmt=fmt, base=b, cb=bar.callback()),
+                lambda fd: _compress_one(m, fd, level=lvl, threads=thr, dtype=codec, fmt=fmt, base=b, cb=bar.callback(),
+                                         lanes=bool(lanes)),
                 force=force,
                 mode=m.mode,
             )
@@ -384,7 +388,7 @@ def _code_folder(src, dst, verb, base, force, threads, progress, classify, code)
     return dst
 
 
-def _compress_folder(src, dst, level, threads, fmt, base, force, progress) -> str:
+def _compress_folder(src, dst, level, threads, fmt, base, force, progress, lanes=False) -> str:
     dst = src + SUFFIX if dst is None else _strip_slashes(os.fspath(dst))
 
     def classify(rel):
@@ -400,7 +404,7 @@ def _compress_folder(src, dst, level, threads, fmt, base, force, progress) -> st
                     os.path.join(tmp_path, rel + SUFFIX),
                     m.mode,
                     lambda fd: _compress_one(m, fd, level=level, threads=per_file, dtype=None, fmt=fmt, base=b,
-                                             cb=bar.callback()),  # fmt: skip
+                                             cb=bar.callback(), lanes=lanes),  # fmt: skip
                 )
             finally:
                 if b:

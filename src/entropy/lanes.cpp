@@ -2,7 +2,9 @@
 #include "entropy/lanes.hpp"
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "util/cpu.hpp"
 
@@ -260,10 +262,16 @@ bool lanes_decode_portable(const LaneInput& in, size_t steps, const LaneDecTable
   return e == in.escapes_end;
 }
 
+// TENZIP_LANES_DECODER=avx2 or =portable caps the choice (to measure the decoders side by side).
 LanesDecodeFn lanes_decoder() noexcept {
-  static const LanesDecodeFn f = [] {
-    const LanesDecodeFn v = lanes_decode_avx512();
-    return v ? v : lanes_decode_portable;
+  static const LanesDecodeFn f = []() -> LanesDecodeFn {
+    const char* cap = std::getenv("TENZIP_LANES_DECODER");
+    const std::string_view c = cap ? cap : "";
+    if (c != "avx2" && c != "portable")
+      if (const LanesDecodeFn v = lanes_decode_avx512()) return v;
+    if (c != "portable")
+      if (const LanesDecodeFn v = lanes_decode_avx2()) return v;
+    return lanes_decode_portable;
   }();
   return f;
 }

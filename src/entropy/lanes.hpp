@@ -1,8 +1,8 @@
 // The LANES stream mode (doc/FORMAT.md 12.6, format version 3): Huffman codes of at most 8
 // bits over 128 interleaved bitstreams ("lanes"), laid out so that an AVX-512 (VBMI) decoder
-// holds a whole decode table in registers and decodes 32 symbols per lookup: about 1.4x
-// faster whole-chunk bf16 decodes than HUFF's four bitstreams (codec_bench --lanes-e2e),
-// but several times slower exponent decodes on CPUs without AVX-512, hence opt-in.
+// holds a whole decode table in registers and decodes 32 symbols per lookup: about 1.3-1.4x
+// faster whole-chunk bf16 decodes than HUFF's four bitstreams (codec_bench --lanes-e2e); with
+// AVX2 only (gathers), 0.76x; portable, 0.33x. Hence opt-in.
 //
 // Symbol i of the first steps * 128 belongs to step i / 128, group (i % 128) / 32, lane i % 32.
 // Each lane holds 8..16 unread bits; a step decodes one symbol per lane from its low 8 bits,
@@ -114,9 +114,10 @@ using LanesDecodeFn = bool (*)(const LaneInput& in, size_t steps, const LaneDecT
                                uint8_t* out);
 bool lanes_decode_portable(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
                            uint8_t* out) noexcept;
-// The AVX-512 VBMI/VBMI2 build, or null where the CPU lacks it (or TENZIP_NO_SIMD=1).
+// The AVX-512 VBMI/VBMI2 and AVX2 builds, or null where the CPU lacks them (or TENZIP_NO_SIMD=1).
 LanesDecodeFn lanes_decode_avx512() noexcept;
-// The fastest available.
+LanesDecodeFn lanes_decode_avx2() noexcept;
+// The fastest available (TENZIP_LANES_DECODER=avx2 or =portable caps it, for measurements).
 LanesDecodeFn lanes_decoder() noexcept;
 
 }  // namespace tenzip::detail

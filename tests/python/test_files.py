@@ -60,6 +60,17 @@ def test_file_roundtrip(tmp_path):
     assert tenzip.decompress_file(raw, tmp_path / "fp32.bin", progress=True) and (tmp_path / "fp32.bin").read_bytes() == p.read_bytes()
 
 
+def test_file_lanes_matches_cli(tmp_path, tenzip_cli):
+    p = tmp_path / "w.bin"
+    p.write_bytes(weights(100_000).tobytes())
+    py = tenzip.compress_file(p, tmp_path / "py.tnz", dtype="fp32", lanes=True, progress=False)
+    cli = tmp_path / "cli.tnz"
+    subprocess.run([tenzip_cli, "compress", "-q", "--dtype", "fp32", "--lanes", "-o", str(cli), str(p)], check=True)
+    assert open(py, "rb").read() == cli.read_bytes()
+    assert tenzip.info(cli.read_bytes())["format_version"] == 3
+    assert tenzip.decompress(cli.read_bytes()) == p.read_bytes()
+
+
 def test_file_matches_cli(tmp_path, tenzip_cli):
     root = make_folder(tmp_path / "m")
     for level in (1, 3):

@@ -99,6 +99,7 @@ Coded encode(const std::vector<uint8_t>& syms, size_t steps, LanesPass1Fn pass1 
 std::vector<LanesDecodeFn> decoders() {
   std::vector<LanesDecodeFn> d = {lanes_decode_portable};
   if (LanesDecodeFn f = lanes_decode_avx512()) d.push_back(f);
+  if (LanesDecodeFn f = lanes_decode_avx2()) d.push_back(f);
   return d;
 }
 
