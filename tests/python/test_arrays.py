@@ -295,7 +295,12 @@ def test_gil_is_released():
     x = weights(24 << 20, 11)  # ~100 MB: each call runs for a good fraction of a second
     data = tenzip.compress(x, level=1)
     for fn in (lambda: tenzip.compress(x, threads=1, level=1), lambda: tenzip.decompress(data, threads=1)):
-        gap, duration = _max_gap_during(fn)
+        # Up to 3 tries: on a busy 2-core machine the OS alone can pause the ticker (seen in CI
+        # while a fuzzer ran); a call that held the GIL would pause it in every try.
+        for _ in range(3):
+            gap, duration = _max_gap_during(fn)
+            if gap < 0.5 * duration:
+                break
         assert gap < 0.5 * duration, f"another thread paused {gap:.3f} s of a {duration:.3f} s call"
 
 
