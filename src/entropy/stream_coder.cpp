@@ -43,6 +43,29 @@ uint32_t get_u32(const uint8_t* p) { return p[0] | (p[1] << 8) | (p[2] << 16) | 
 [[noreturn]] void corrupt(const std::string& what) { throw Error(Errc::corrupt_input, "stream: " + what); }
 [[noreturn]] void truncated(const std::string& what) { throw Error(Errc::truncated_input, "stream: " + what); }
 
+// The table of each block, 4 bits each (HUFF and LANES sections, doc/FORMAT.md 12.3).
+void put_block_ids(std::vector<uint8_t>& out, const uint8_t* ids, size_t n_blocks) {
+  for (size_t b = 0; b < n_blocks; b += 2)
+    out.push_back(static_cast<uint8_t>(ids[b] | (b + 1 < n_blocks ? ids[b + 1] << 4 : 0)));
+}
+
+// Reads them at sec[p] (only if n_tables > 1; else every block uses table 0) into ids[];
+// returns the position after them. `what` names the section in errors.
+size_t read_block_ids(std::span<const uint8_t> sec, size_t p, size_t n_blocks, int n_tables, const char* what,
+                      uint8_t* ids) {
+  if (n_tables == 1) {
+    std::memset(ids, 0, n_blocks);
+    return p;
+  }
+  const size_t id_bytes = (n_blocks + 1) / 2;
+  if (sec.size() - p < id_bytes) corrupt(std::string(what) + " block table ids truncated");
+  for (size_t b = 0; b < n_blocks; ++b) {
+    ids[b] = static_cast<uint8_t>((sec[p + b / 2] >> ((b & 1) * 4)) & 15);
+    if (ids[b] >= n_tables) corrupt(std::string(what) + " block refers to a missing table");
+  }
+  return p + id_bytes;
+}
+
 // Block histograms for clustering, over the stream's D present symbols only (`c[k]` counts
 // symbol syms[k], ascending): the cost sums skip the absent symbols inside a cluster's range,
 // which add nlogn(0) = 0, so they give the same values as over all 256 bytes, in less time.
@@ -217,9 +240,7 @@ bool emit_lanes(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, const 
     out.resize(at + lane_description_size(tables[t]));
     lane_write_description(tables[t], out.data() + at);
   }
-  if (n_tables > 1)
-    for (size_t b = 0; b < n_blocks; b += 2)
-      out.push_back(static_cast<uint8_t>(block_table[b] | (b + 1 < n_blocks ? block_table[b + 1] << 4 : 0)));
+  if (n_tables > 1) put_block_ids(out, block_table, n_blocks);
   for (int g = 0; g < kLaneGroups; ++g) put_u32(out, static_cast<uint32_t>(sizes[g]));
   put_u32(out, static_cast<uint32_t>(n_esc));
   for (int g = 0; g < kLaneGroups; ++g) out.insert(out.end(), groups[g], groups[g] + sizes[g]);
@@ -525,9 +546,7 @@ StreamMode StreamEncoder::encode(const uint8_t* syms, size_t n, const StreamPoli
         out.resize(at + huff_description_size(S.lengths[t]));
         huff_write_description(S.lengths[t], out.data() + at);
       }
-      if (n_tables > 1)
-        for (int b = 0; b < n_blocks; b += 2)
-          out.push_back(static_cast<uint8_t>(block_table[b] | (b + 1 < n_blocks ? block_table[b + 1] << 4 : 0)));
+      if (n_tables > 1) put_block_ids(out, block_table, static_cast<size_t>(n_blocks));
       for (int s = 0; s < 3; ++s) put_u32(out, static_cast<uint32_t>(sizes[s]));
       for (int s = 0; s < 4; ++s) out.insert(out.end(), bufs[s], bufs[s] + sizes[s]);
       best_size = out.size() - mode_pos;
@@ -562,6 +581,7 @@ struct StreamDecoder::Scratch {
   const HuffDecTable* block_tables[kHuffMaxBlocks];
   uint8_t flat_maps[kHuffMaxTables][kHuffFlatMapSize];
   const uint8_t* block_maps[kHuffMaxBlocks];
+  uint8_t block_ids[kHuffMaxBlocks];
   LaneDecTable lane_tables[kHuffMaxTables];
   const LaneDecTable* lane_blocks[kHuffMaxBlocks];
   ZSTD_DCtx* dctx = nullptr;
@@ -641,21 +661,10 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
     if (flat) huff_build_flat_map(lengths[t], S.flat_maps[t]);
     else huff_build_decoder(lengths[t], bits, S.tables[t]);
   }
-  if (n_tables > 1) {
-    const size_t id_bytes = (n_blocks + 1) / 2;
-    if (sec.size() - p < id_bytes) corrupt("huffman block table ids truncated");
-    for (size_t b = 0; b < n_blocks; ++b) {
-      const int id = (sec[p + b / 2] >> ((b & 1) * 4)) & 15;
-      if (id >= n_tables) corrupt("huffman block refers to a missing table");
-      S.block_tables[b] = &S.tables[id];
-      S.block_maps[b] = S.flat_maps[id];
-    }
-    p += id_bytes;
-  } else {
-    for (size_t b = 0; b < n_blocks; ++b) {
-      S.block_tables[b] = &S.tables[0];
-      S.block_maps[b] = S.flat_maps[0];
-    }
+  p = read_block_ids(sec, p, n_blocks, n_tables, "huffman", S.block_ids);
+  for (size_t b = 0; b < n_blocks; ++b) {
+    S.block_tables[b] = &S.tables[S.block_ids[b]];
+    S.block_maps[b] = S.flat_maps[S.block_ids[b]];
   }
   if (sec.size() - p < 12) corrupt("huffman stream sizes truncated");
   size_t sizes[4];
@@ -693,18 +702,8 @@ const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t 
     lane_build_decoder(table, S.lane_tables[t]);
     p += used;
   }
-  if (n_tables > 1) {
-    const size_t id_bytes = (n_blocks + 1) / 2;
-    if (sec.size() - p < id_bytes) corrupt("lanes block table ids truncated");
-    for (size_t b = 0; b < n_blocks; ++b) {
-      const int id = (sec[p + b / 2] >> ((b & 1) * 4)) & 15;
-      if (id >= n_tables) corrupt("lanes block refers to a missing table");
-      S.lane_blocks[b] = &S.lane_tables[id];
-    }
-    p += id_bytes;
-  } else {
-    for (size_t b = 0; b < n_blocks; ++b) S.lane_blocks[b] = &S.lane_tables[0];
-  }
+  p = read_block_ids(sec, p, n_blocks, n_tables, "lanes", S.block_ids);
+  for (size_t b = 0; b < n_blocks; ++b) S.lane_blocks[b] = &S.lane_tables[S.block_ids[b]];
   if (sec.size() - p < 4 * (kLaneGroups + 1)) corrupt("lanes stream sizes truncated");
   uint64_t sizes[kLaneGroups + 1], sum = 0;
   for (int g = 0; g <= kLaneGroups; ++g) sum += sizes[g] = get_u32(sec.data() + p + 4 * g);

@@ -5,16 +5,22 @@
 
 namespace tenzip::detail {
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// False if TENZIP_NO_SIMD=1 (tests and measurements force the portable kernels that way);
+// otherwise initializes the CPU feature checks.
+inline bool simd_allowed() noexcept {
+  const char* off = std::getenv("TENZIP_NO_SIMD");
+  if (off && off[0] == '1') return false;
+  __builtin_cpu_init();
+  return true;
+}
+#endif
+
 // True if AVX2 and BMI2 can be used. TENZIP_NO_SIMD=1 in the environment forces the portable
 // kernels (tests run both paths this way).
 inline bool cpu_has_avx2() noexcept {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool has = [] {
-    const char* off = std::getenv("TENZIP_NO_SIMD");
-    if (off && off[0] == '1') return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
-  }();
+  static const bool has = simd_allowed() && __builtin_cpu_supports("avx2") && __builtin_cpu_supports("bmi2");
   return has;
 #else
   return false;
@@ -24,14 +30,9 @@ inline bool cpu_has_avx2() noexcept {
 // True if the AVX-512 VBMI/VBMI2 kernels (LANES decoder) can be used; TENZIP_NO_SIMD=1 says no.
 inline bool cpu_has_avx512_vbmi() noexcept {
 #if defined(__x86_64__) && defined(__GNUC__)
-  static const bool has = [] {
-    const char* off = std::getenv("TENZIP_NO_SIMD");
-    if (off && off[0] == '1') return false;
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2") &&
-           __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
-  }();
+  static const bool has = simd_allowed() && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                          __builtin_cpu_supports("avx512vbmi") && __builtin_cpu_supports("avx512vbmi2") &&
+                          __builtin_cpu_supports("bmi2") && __builtin_cpu_supports("popcnt");
   return has;
 #else
   return false;
