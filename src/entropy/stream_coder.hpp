@@ -49,7 +49,8 @@ struct StreamPolicy {
 
 // Whether the bytes hold LZ structure (runs, repeats) that zstd could use. The streams of one
 // chunk share it (a repeated row repeats in every byte stream), so the chunk coder detects it
-// on its first stream and passes the answer to the others.
+// on its first stream and passes the answer to the others (near-random streams confirm it on
+// their own bytes before a full zstd pass).
 enum class LzHint : uint8_t { unknown, none, repeats };
 
 class StreamEncoder {
