@@ -163,23 +163,8 @@ size_t lanes_pass1_portable(const uint8_t* syms, size_t steps, const LaneEncTabl
 
 // Each lane keeps the stream positions of the bytes it has taken and not yet completed (at most
 // two: a ring of four), oldest first.
-size_t lanes_encode(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc, uint8_t* const group[4],
-                    size_t group_size[4], uint8_t* escapes, LaneEncodeScratch& scratch, LanesPass1Fn pass1) {
+void lanes_pass2_portable(const LaneSteps& st, size_t steps, uint8_t* const group[4], size_t group_size[4]) noexcept {
   constexpr int L = kLanesPerGroup;
-  if (!pass1) {
-    static const LanesPass1Fn best = [] {
-      const LanesPass1Fn f = lanes_pass1_avx512();
-      return f ? f : lanes_pass1_portable;
-    }();
-    pass1 = best;
-  }
-  scratch.bytes.resize(steps * kLaneStep);
-  scratch.masks.resize(2 * steps * kLaneGroups);
-  LaneSteps st;
-  st.bytes = scratch.bytes.data();
-  st.full = scratch.masks.data();
-  st.need = scratch.masks.data() + steps * kLaneGroups;
-  const size_t n_esc = pass1(syms, steps, block_enc, st, escapes);
   for (int g = 0; g < kLaneGroups; ++g) {
     uint8_t* const out = group[g];
     std::memset(out, 0, lane_group_bound(steps));
@@ -206,6 +191,33 @@ size_t lanes_encode(const uint8_t* syms, size_t steps, const LaneEncTable* const
       if (st.last_bits[g * L + j]) out[slot[j][done[j] & 3]] = static_cast<uint8_t>(st.last[g * L + j]);
     group_size[g] = pos;
   }
+}
+
+size_t lanes_encode(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc, uint8_t* const group[4],
+                    size_t group_size[4], uint8_t* escapes, LaneEncodeScratch& scratch, LanesPass1Fn pass1,
+                    LanesPass2Fn pass2) {
+  if (!pass1) {
+    static const LanesPass1Fn best = [] {
+      const LanesPass1Fn f = lanes_pass1_avx512();
+      return f ? f : lanes_pass1_portable;
+    }();
+    pass1 = best;
+  }
+  if (!pass2) {
+    static const LanesPass2Fn best = [] {
+      const LanesPass2Fn f = lanes_pass2_avx512();
+      return f ? f : lanes_pass2_portable;
+    }();
+    pass2 = best;
+  }
+  scratch.bytes.resize(steps * kLaneStep);
+  scratch.masks.resize(2 * steps * kLaneGroups);
+  LaneSteps st;
+  st.bytes = scratch.bytes.data();
+  st.full = scratch.masks.data();
+  st.need = scratch.masks.data() + steps * kLaneGroups;
+  const size_t n_esc = pass1(syms, steps, block_enc, st, escapes);
+  pass2(st, steps, group, group_size);
   return n_esc;
 }
 

@@ -89,16 +89,22 @@ size_t lanes_pass1_portable(const uint8_t* syms, size_t steps, const LaneEncTabl
                             uint8_t* escapes) noexcept;
 LanesPass1Fn lanes_pass1_avx512() noexcept;  // null without AVX-512 VBMI (or TENZIP_NO_SIMD=1)
 
+// The second pass: group g's bytes into group[g] (lane_group_bound(steps) bytes, zeroed by the
+// callee), its size into group_size[g].
+using LanesPass2Fn = void (*)(const LaneSteps& st, size_t steps, uint8_t* const group[4], size_t group_size[4]);
+void lanes_pass2_portable(const LaneSteps& st, size_t steps, uint8_t* const group[4], size_t group_size[4]) noexcept;
+LanesPass2Fn lanes_pass2_avx512() noexcept;  // null without AVX-512 VBMI2 (or TENZIP_NO_SIMD=1)
+
 struct LaneEncodeScratch {
   std::vector<uint8_t> bytes;
   std::vector<uint32_t> masks;
 };
 // Codes steps * 128 symbols, step t with block_enc[t / 32]: group g's bytes into group[g]
 // (lane_group_bound(steps) bytes, zeroed by the callee), sizes into group_size[g]; escaped
-// values to escapes (room for steps * 128); returns their count. `pass1` null: the fastest.
+// values to escapes (room for steps * 128); returns their count. A null pass: the fastest.
 size_t lanes_encode(const uint8_t* syms, size_t steps, const LaneEncTable* const* block_enc, uint8_t* const group[4],
                     size_t group_size[4], uint8_t* escapes, LaneEncodeScratch& scratch,
-                    LanesPass1Fn pass1 = nullptr);
+                    LanesPass1Fn pass1 = nullptr, LanesPass2Fn pass2 = nullptr);
 
 // A section's byte streams, each [begin, end).
 struct LaneInput {

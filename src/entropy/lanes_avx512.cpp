@@ -1,9 +1,11 @@
-// The LANES decoder and the encoder's first pass for AVX-512 VBMI/VBMI2 (lanes.hpp): a block's
+// The LANES decoder and the encoder's two passes for AVX-512 VBMI/VBMI2 (lanes.hpp): a block's
 // table lives in eight registers; a lookup of 64 bytes is two vpermi2b and a blend by the
 // index's top bit. The decoder's 32 lanes of a group refill by one expanding load; the
-// encoder's escaped symbols leave by one compressing store. Compiled with target attributes
-// and called only after run-time detection.
+// encoder's escaped symbols, and its completed bytes, leave by compressing stores. Compiled
+// with target attributes and called only after run-time detection.
 #include "entropy/lanes.hpp"
+
+#include <cstring>
 
 #include "util/cpu.hpp"
 
@@ -136,6 +138,72 @@ TENZIP_LANES_TARGET size_t pass1(const uint8_t* syms, size_t steps, const LaneEn
   }
   return n_esc;
 }
+// lanes_pass2_portable with each lane's pending stream positions (at most two: the bound in
+// lanes.hpp) in vectors of 16 dwords, A the oldest and B the next. Per group step, the lanes
+// that take a byte get consecutive positions by one expand per half; the completed bytes and
+// their positions are compressed in registers and appended to a batch, placed by a scalar loop
+// once per block of steps (placing them at once would read back each step's stores: a
+// store-forwarding stall per byte).
+TENZIP_LANES_TARGET void pass2(const LaneSteps& st, size_t steps, uint8_t* const group[4], size_t group_size[4]) noexcept {
+  constexpr int L = kLanesPerGroup;
+  constexpr size_t kBatchSteps = 32;
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  // Whole-register stores at the running count: room for one past the batch's last byte.
+  alignas(64) uint32_t where[kBatchSteps * L + 16];
+  alignas(64) uint8_t what[kBatchSteps * L + 64];
+  for (int g = 0; g < kLaneGroups; ++g) {
+    uint8_t* const out = group[g];
+    std::memset(out, 0, lane_group_bound(steps));
+    // Lane j starts with the stream's bytes 2j and 2j + 1.
+    __m512i A[2], B[2];
+    for (int h = 0; h < 2; ++h) {
+      A[h] = _mm512_slli_epi32(_mm512_add_epi32(iota, _mm512_set1_epi32(16 * h)), 1);
+      B[h] = _mm512_add_epi32(A[h], _mm512_set1_epi32(1));
+    }
+    uint32_t has1 = ~0u, has2 = ~0u;  // lanes with at least one, with two pending positions
+    uint32_t pos = 2 * L;
+    size_t n = 0;  // completed bytes in the batch
+    for (size_t t = 0; t < steps; ++t) {
+      const uint32_t full = st.full[t * kLaneGroups + g], need = st.need[t * kLaneGroups + g];
+      const __m512i bytes = _mm512_castsi256_si512(
+          _mm256_loadu_si256(reinterpret_cast<const __m256i*>(st.bytes + t * kLaneStep + g * L)));
+      const __mmask16 f_lo = static_cast<__mmask16>(full), f_hi = static_cast<__mmask16>(full >> 16);
+      const unsigned c_lo = static_cast<unsigned>(_mm_popcnt_u32(f_lo));
+      _mm512_storeu_si512(what + n, _mm512_maskz_compress_epi8(full, bytes));
+      _mm512_storeu_si512(where + n, _mm512_maskz_compress_epi32(f_lo, A[0]));
+      _mm512_storeu_si512(where + n + c_lo, _mm512_maskz_compress_epi32(f_hi, A[1]));
+      n += static_cast<size_t>(_mm_popcnt_u32(full));
+      A[0] = _mm512_mask_mov_epi32(A[0], f_lo, B[0]);
+      A[1] = _mm512_mask_mov_epi32(A[1], f_hi, B[1]);
+      has1 = (has1 & ~full) | (has2 & full);
+      has2 &= ~full;
+
+      const __mmask16 n_lo = static_cast<__mmask16>(need), n_hi = static_cast<__mmask16>(need >> 16);
+      const uint32_t first_hi = pos + static_cast<uint32_t>(_mm_popcnt_u32(n_lo));
+      const __m512i P[2] = {
+          _mm512_maskz_expand_epi32(n_lo, _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(pos)))),
+          _mm512_maskz_expand_epi32(n_hi, _mm512_add_epi32(iota, _mm512_set1_epi32(static_cast<int>(first_hi))))};
+      const uint32_t to_a = need & ~has1, to_b = need & has1;
+      for (int h = 0; h < 2; ++h) {
+        A[h] = _mm512_mask_mov_epi32(A[h], static_cast<__mmask16>(to_a >> (16 * h)), P[h]);
+        B[h] = _mm512_mask_mov_epi32(B[h], static_cast<__mmask16>(to_b >> (16 * h)), P[h]);
+      }
+      has2 |= to_b;
+      has1 |= need;
+      pos += static_cast<uint32_t>(_mm_popcnt_u32(need));
+
+      if ((t + 1) % kBatchSteps == 0 || t + 1 == steps) {
+        for (size_t k = 0; k < n; ++k) out[where[k]] = what[k];
+        n = 0;
+      }
+    }
+    _mm512_store_si512(where, A[0]);
+    _mm512_store_si512(where + 16, A[1]);
+    for (int j = 0; j < L; ++j)
+      if (st.last_bits[g * L + j]) out[where[j]] = static_cast<uint8_t>(st.last[g * L + j]);
+    group_size[g] = pos;
+  }
+}
 #undef TENZIP_LANES_TARGET
 #pragma GCC diagnostic pop
 
@@ -143,6 +211,7 @@ TENZIP_LANES_TARGET size_t pass1(const uint8_t* syms, size_t steps, const LaneEn
 
 LanesDecodeFn lanes_decode_avx512() noexcept { return cpu_has_avx512_vbmi() ? decode : nullptr; }
 LanesPass1Fn lanes_pass1_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass1 : nullptr; }
+LanesPass2Fn lanes_pass2_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass2 : nullptr; }
 
 }  // namespace tenzip::detail
 
@@ -151,6 +220,7 @@ LanesPass1Fn lanes_pass1_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass
 namespace tenzip::detail {
 LanesDecodeFn lanes_decode_avx512() noexcept { return nullptr; }
 LanesPass1Fn lanes_pass1_avx512() noexcept { return nullptr; }
+LanesPass2Fn lanes_pass2_avx512() noexcept { return nullptr; }
 }  // namespace tenzip::detail
 
 #endif

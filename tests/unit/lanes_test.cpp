@@ -67,7 +67,8 @@ struct Coded {
 };
 
 // Codes steps * 128 symbols with one table per block of 4096, made from that block's counts.
-Coded encode(const std::vector<uint8_t>& syms, size_t steps, LanesPass1Fn pass1 = lanes_pass1_portable) {
+Coded encode(const std::vector<uint8_t>& syms, size_t steps, LanesPass1Fn pass1 = lanes_pass1_portable,
+             LanesPass2Fn pass2 = lanes_pass2_portable) {
   Coded c;
   const size_t blocks = (steps + kLaneBlockSteps - 1) / kLaneBlockSteps;
   c.tables.resize(blocks);
@@ -91,7 +92,7 @@ Coded encode(const std::vector<uint8_t>& syms, size_t steps, LanesPass1Fn pass1 
   }
   c.escapes.resize(steps * kLaneStep);
   LaneEncodeScratch scratch;
-  c.escapes.resize(lanes_encode(syms.data(), steps, block_enc.data(), groups, sizes, c.escapes.data(), scratch, pass1));
+  c.escapes.resize(lanes_encode(syms.data(), steps, block_enc.data(), groups, sizes, c.escapes.data(), scratch, pass1, pass2));
   for (int g = 0; g < 4; ++g) c.group[g].resize(sizes[g]);
   return c;
 }
@@ -188,11 +189,19 @@ TEST(Lanes, KernelsRoundTripAndAgree) {
       SCOPED_TRACE(testing::Message() << "kind " << kind << " steps " << steps);
       const auto syms = symbols(steps * kLaneStep, static_cast<uint32_t>(steps * 31 + kind), kind);
       const Coded c = encode(syms, steps);
-      // The AVX-512 encoder's first pass gives the same bytes as the portable one.
+      // The AVX-512 encoder's passes, each alone and both, give the same bytes as the portable ones.
       if (LanesPass1Fn simd = lanes_pass1_avx512()) {
         const Coded s = encode(syms, steps, simd);
         for (int g = 0; g < 4; ++g) ASSERT_EQ(s.group[g], c.group[g]) << "group " << g;
         ASSERT_EQ(s.escapes, c.escapes);
+      }
+      if (LanesPass2Fn simd = lanes_pass2_avx512()) {
+        for (LanesPass1Fn first : {LanesPass1Fn{lanes_pass1_portable}, lanes_pass1_avx512()}) {
+          if (!first) continue;
+          const Coded s = encode(syms, steps, first, simd);
+          for (int g = 0; g < 4; ++g) ASSERT_EQ(s.group[g], c.group[g]) << "group " << g;
+          ASSERT_EQ(s.escapes, c.escapes);
+        }
       }
       for (LanesDecodeFn decode : decoders()) {
         std::vector<uint8_t> out(steps * kLaneStep + 64, 0xAB);
