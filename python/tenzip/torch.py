@@ -103,10 +103,13 @@ def save(
     *,
     level: Optional[int] = None,
     threads: Optional[int] = None,
+    lanes: bool = False,
 ) -> bytes:
     """Like :func:`save_file`, but returns the container's bytes."""
     buf = _safetensors_bytes(tensors, metadata)
-    res = _ext.compress_model_to_fd(buf, -1, _level(level), _threads(threads), CHUNK_ELEMS, "safetensors", None, "", None)
+    res = _ext.compress_model_to_fd(
+        buf, -1, _level(level), _threads(threads), CHUNK_ELEMS, "safetensors", None, "", None, lanes=bool(lanes)
+    )
     return res["data"]
 
 
@@ -139,11 +142,13 @@ def save_file(
     *,
     level: Optional[int] = None,
     threads: Optional[int] = None,
+    lanes: bool = False,
 ) -> None:
     """Save `tensors` as a tenzip container of a safetensors file (same arguments and checks as
     ``safetensors.torch.save_file``: contiguous dense tensors that share no memory; metadata maps
     str to str). The file is written to a temporary name and renamed into place when complete.
-    ``level`` 1..9 (default 3), ``threads`` (default: all cores) as for :func:`tenzip.compress`.
+    ``level`` 1..9 (default 3), ``threads`` (default: all cores) and ``lanes`` (exponents laid out
+    for AVX-512 VBMI decoders, ``tenzip compress --lanes``) as for :func:`tenzip.compress`.
     The tensors' bytes are gathered into one buffer first (the C++ core compresses a whole file).
     """
     buf = _safetensors_bytes(tensors, metadata)
@@ -152,7 +157,9 @@ def save_file(
     hint = name[: -len(".tnz")] if name.endswith(".tnz") else name
     write_atomic(
         filename,
-        lambda fd: _ext.compress_model_to_fd(buf, fd, lvl, thr, CHUNK_ELEMS, "safetensors", None, hint, None),
+        lambda fd: _ext.compress_model_to_fd(
+            buf, fd, lvl, thr, CHUNK_ELEMS, "safetensors", None, hint, None, lanes=bool(lanes)
+        ),
         force=True,
     )
 

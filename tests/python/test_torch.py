@@ -73,6 +73,21 @@ def test_roundtrip_every_dtype(tmp_path):
     assert list(tt.load_file(p)) == list(st.load_file(ref))
 
 
+def test_lanes_option(tmp_path):
+    """lanes=True: exponents laid out for AVX-512 decoders (format version 3); every tensor back
+    bit for bit, and the same safetensors bytes as without it."""
+    sd = state_dict(2)
+    p = tmp_path / "m.tnz"
+    tt.save_file(sd, p, lanes=True)
+    data = tt.save(sd, lanes=True)
+    assert tenzip.info(data)["format_version"] == 3 and tenzip.info(tt.save(sd))["format_version"] == 2
+    assert tenzip.decompress(data) == st.save(sd)
+    with open(p, "rb") as f:
+        assert f.read() == data
+    back = tt.load_file(p)
+    assert set(back) == set(sd) and all(same(back[k], sd[k]) for k in sd)
+
+
 def test_safetensors_reads_what_tenzip_wrote(tmp_path):
     sd = state_dict(2)
     tt.save_file(sd, tmp_path / "m.safetensors.tnz", metadata={"k": "v"})
