@@ -19,9 +19,13 @@ HuffLengths one_symbol(int s) noexcept {
 }  // namespace
 
 uint64_t lane_make_table(const uint32_t* counts, LaneTable& out) noexcept {
-  out = LaneTable{};
   HuffTree tree;
   huff_build_tree(counts, tree);
+  return lane_make_table(counts, tree, out);
+}
+
+uint64_t lane_make_table(const uint32_t* counts, const HuffTree& tree, LaneTable& out) noexcept {
+  out = LaneTable{};
   if (tree.n <= 1) {
     out.lengths = one_symbol(tree.n == 1 ? tree.syms[0] : 0);
     return 0;

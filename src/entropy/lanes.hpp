@@ -57,6 +57,8 @@ struct LaneDecTable {
 // symbols seen at most a few times escaped. Returns the bits the counts cost (escaped values'
 // bytes included).
 uint64_t lane_make_table(const uint32_t* counts, LaneTable& out) noexcept;
+// The same, given the Huffman tree of `counts` (huff_build_tree), which the stream coder has.
+uint64_t lane_make_table(const uint32_t* counts, const HuffTree& tree, LaneTable& out) noexcept;
 void lane_build_encoder(const LaneTable& table, LaneEncTable& enc) noexcept;
 void lane_build_decoder(const LaneTable& table, LaneDecTable& out) noexcept;
 // Description: a HUFF table description (12.4) with lengths <= 8, then u8 has_escape (0 or 1)

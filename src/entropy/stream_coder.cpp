@@ -206,17 +206,17 @@ bool try_zstd_if_it_pays(StreamEncoder::Scratch& S, const uint8_t* syms, size_t 
 }
 
 // Appends a LANES stream (mode, section size, section) coding the first n / 128 * 128 symbols
-// with a table made from each HUFF table's histogram H[t] (the blocks of 4096 keep the tables
-// HUFF gave them), the rest as bytes, if it takes fewer than `limit` bytes. False, with nothing
-// appended, if it does not, or if some block holds a symbol its table cannot code (cannot
-// happen: each block's table covers its symbols; checked because a wrong code would only show
-// when decoding).
+// with a table made from each HUFF table's histogram H[t] and tree S.trees[t] (the blocks of
+// 4096 keep the tables HUFF gave them), the rest as bytes, if it takes fewer than `limit`
+// bytes. False, with nothing appended, if it does not, or if some block holds a symbol its
+// table cannot code (cannot happen: each block's table covers its symbols; checked because a
+// wrong code would only show when decoding).
 bool emit_lanes(StreamEncoder::Scratch& S, const uint8_t* syms, size_t n, const uint32_t (*H)[256], int n_tables,
                 const uint8_t* block_table, size_t limit, std::vector<uint8_t>& out) {
   LaneTable tables[kHuffMaxTables];
   LaneEncTable enc[kHuffMaxTables];
   for (int t = 0; t < n_tables; ++t) {
-    lane_make_table(H[t], tables[t]);
+    lane_make_table(H[t], S.trees[t], tables[t]);
     lane_build_encoder(tables[t], enc[t]);
   }
   const size_t steps = n / kLaneStep, n_blocks = (steps + kLaneBlockSteps - 1) / kLaneBlockSteps;
