@@ -138,12 +138,14 @@ TENZIP_LANES_TARGET size_t pass1(const uint8_t* syms, size_t steps, const LaneEn
   }
   return n_esc;
 }
-// lanes_pass2_portable with each lane's pending stream positions (at most two: the bound in
-// lanes.hpp) in vectors of 16 dwords, A the oldest and B the next. Per group step, the lanes
-// that take a byte get consecutive positions by one expand per half; the completed bytes and
-// their positions are compressed in registers and appended to a batch, placed by a scalar loop
-// once per block of steps (placing them at once would read back each step's stores: a
-// store-forwarding stall per byte).
+// lanes_pass2_portable with each lane's pending stream positions in vectors of 16 dwords, A the
+// oldest and B the next. Two suffice: a lane's decoder holds at most 16 unread bits, so at most
+// two of the bytes it has taken are not yet complete (the unit test compares every byte with
+// the portable pass, which keeps a ring of four). Per group step, the lanes that take a byte
+// get consecutive positions by one expand per half; the completed bytes and their positions
+// are compressed in registers and appended to a batch, placed by a scalar loop once per 32
+// steps (placing them at once would read back each step's stores: a store-forwarding stall
+// per byte).
 TENZIP_LANES_TARGET void pass2(const LaneSteps& st, size_t steps, uint8_t* const group[4], size_t group_size[4]) noexcept {
   constexpr int L = kLanesPerGroup;
   constexpr size_t kBatchSteps = 32;
