@@ -16,6 +16,7 @@
 
 #include "entropy/bit_io.hpp"
 #include "entropy/huffman.hpp"
+#include "util/prefetch.hpp"
 
 namespace tenzip::detail::kernels {
 namespace {
@@ -107,7 +108,7 @@ inline void put_symbols(Entry e, uint8_t*& o) noexcept {
 }
 
 template <int K, bool kMulti>
-inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
+inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits, Prefetcher& warm) noexcept {
   constexpr int kMaxBits = kMulti ? kHuffMultiBits : kHuffMaxBits;
   static_assert(K * kMaxBits <= 56, "a round must fit in the 56+ bits after a refill");
   constexpr uint64_t kSentinel = uint64_t{1} << 63;
@@ -148,6 +149,7 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits) noexcept {
   bool ran = false;
   for (size_t rounds; (rounds = safe_rounds()) != 0;)
     for (ran = true; rounds; --rounds) {
+      warm.step();
       refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
 #define TENZIP_STEP(b, o, t)                                        \
       {                                                             \
@@ -213,9 +215,10 @@ inline void huff_finish_block(BitReader& r, Lane& l, uint64_t mask, int k, bool 
 // The four streams advance at different speeds, so one finishes first. Its lane then keeps
 // running as a dummy (reading zeros, writing to a sink) so that the others stay in the fast
 // four-way loop; only the last few symbols of each block go one lookup per symbol.
+// `warm` is stepped once per round of the four-way loop.
 inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, size_t n, size_t block_size,
                          const HuffDecTable* const* block_tables, int bits, uint8_t* __restrict dst,
-                         uint64_t consumed[4]) noexcept {
+                         uint64_t consumed[4], Prefetcher& warm) noexcept {
   static const uint8_t kZeros[4096] = {};  // a finished stream's dummy input: enough for many rounds
   constexpr size_t kSink = 4096;
   alignas(64) uint8_t sink[kSink + 64];
@@ -228,6 +231,8 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
   Lane lane[4];
   bool done[4];
   constexpr int kMultiK = 56 / kHuffMultiBits, kSingleK = 56 / kHuffMaxBits;  // lookups per round: 6, 5
+  // Rounds at least: each of the four streams' K lookups gives at most 4 (multi) or 2 symbols.
+  warm.plan(n / (multi ? 4 * kMultiK * 4 : 4 * kSingleK * 2));
   // Whether stream s can go on in the lockstep loop: room for one more round in its block and
   // in its input (after the up to 7 bytes its first refill moves on).
   auto can_round = [&](int s) {
@@ -269,8 +274,8 @@ inline void huff_decode4(const uint8_t* const stream[4], const uint8_t* limit, s
       r[s] = BitReader{kZeros, kZeros + sizeof(kZeros)};
     }
     if (!any) break;
-    if (multi) huff_lockstep<kMultiK, true>(r, lane, kHuffMultiBits);
-    else huff_lockstep<kSingleK, false>(r, lane, static_cast<unsigned>(bits));
+    if (multi) huff_lockstep<kMultiK, true>(r, lane, kHuffMultiBits, warm);
+    else huff_lockstep<kSingleK, false>(r, lane, static_cast<unsigned>(bits), warm);
     for (int s = 0; s < 4; ++s) {
       Lane& l = lane[s];
       if (done[s] || can_round(s)) continue;

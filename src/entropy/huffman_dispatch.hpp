@@ -5,6 +5,7 @@
 #include <cstdint>
 
 #include "entropy/huffman.hpp"
+#include "util/prefetch.hpp"
 
 namespace tenzip::detail {
 
@@ -15,7 +16,8 @@ struct HuffKernels {
   // if pair_tables is not null, pair_tables[b] (the same code, two symbols per lookup).
   void (*encode4)(const uint8_t* syms, size_t n, size_t block_size, const HuffEncEntry* const* tables,
                   const HuffPairEntry* const* pair_tables, uint8_t* const out[4], size_t sizes[4]);
-  void (*decode4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const HuffDecTable* const*, int, uint8_t*, uint64_t[4]);
+  void (*decode4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const HuffDecTable* const*, int, uint8_t*, uint64_t[4],
+                  Prefetcher&);
   // The same for flat codes of L bits: block b's symbols through block_maps[b] (code -> symbol).
   void (*decode_flat4)(const uint8_t* const[4], const uint8_t*, size_t, size_t, const uint8_t* const*, int, uint8_t*, uint64_t[4]);
   void (*histogram)(const uint8_t*, size_t, uint32_t*);  // adds counts of n bytes into 256 bins

@@ -229,7 +229,7 @@ size_t lanes_encode(const uint8_t* syms, size_t steps, const LaneEncTable* const
 // The 32 lanes of a group are independent, so their lookups overlap. A group step whose
 // stream has 32 bytes left refills without bounds checks; nearer the end each byte is checked.
 bool lanes_decode_portable(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
-                           uint8_t* out) noexcept {
+                           uint8_t* out, Prefetcher& warm) noexcept {
   constexpr int L = kLanesPerGroup;
   uint32_t buf[kLaneGroups][L], unread[kLaneGroups][L];
   const uint8_t* p[kLaneGroups];
@@ -242,7 +242,9 @@ bool lanes_decode_portable(const LaneInput& in, size_t steps, const LaneDecTable
     p[g] = in.group[g] + 2 * L;
   }
   const uint8_t* e = in.escapes;
+  warm.plan(steps);
   for (size_t t = 0; t < steps; ++t) {
+    warm.step();
     const LaneDecTable& T = *block_tables[t / kLaneBlockSteps];
     const uint32_t refill = t + 1 < steps;
     for (int g = 0; g < kLaneGroups; ++g) {

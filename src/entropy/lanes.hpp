@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "entropy/huffman.hpp"
+#include "util/prefetch.hpp"
 
 namespace tenzip::detail {
 
@@ -117,11 +118,11 @@ struct LaneInput {
 };
 // Decodes steps * 128 symbols (steps >= 1) into out, step t with block_tables[t / 32]. False if
 // a stream runs out or is not read to its end exactly (the section is then corrupt); never
-// reads outside the streams nor writes past out + steps * 128.
+// reads outside the streams nor writes past out + steps * 128. `warm` is stepped once a step.
 using LanesDecodeFn = bool (*)(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
-                               uint8_t* out);
+                               uint8_t* out, Prefetcher& warm);
 bool lanes_decode_portable(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
-                           uint8_t* out) noexcept;
+                           uint8_t* out, Prefetcher& warm) noexcept;
 // The AVX-512 VBMI/VBMI2 and AVX2 builds, or null where the CPU lacks them (or TENZIP_NO_SIMD=1).
 LanesDecodeFn lanes_decode_avx512() noexcept;
 LanesDecodeFn lanes_decode_avx2() noexcept;

@@ -30,7 +30,8 @@ const SpreadTable kSpread;
 
 constexpr int kVecs = kLanesPerGroup / 8;  // registers per group
 
-bool decode(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables, uint8_t* out) noexcept {
+bool decode(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables, uint8_t* out,
+            Prefetcher& warm) noexcept {
   alignas(32) uint32_t table[256];
   __m256i buf[kLaneGroups][kVecs], unread[kLaneGroups][kVecs];
   const uint8_t* p[kLaneGroups];
@@ -46,7 +47,9 @@ bool decode(const LaneInput& in, size_t steps, const LaneDecTable* const* block_
   const uint8_t* e = in.escapes;
   const __m256i low8 = _mm256_set1_epi32(0xFF), len_bits = _mm256_set1_epi32(15), eight = _mm256_set1_epi32(8);
   const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  warm.plan(steps);
   for (size_t t = 0; t < steps; ++t) {
+    warm.step();
     if (t % kLaneBlockSteps == 0) {
       const LaneDecTable& T = *block_tables[t / kLaneBlockSteps];
       for (int x = 0; x < 256; ++x) table[x] = T.sym[x] | uint32_t{T.len[x]} << 8;

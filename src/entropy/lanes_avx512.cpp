@@ -34,7 +34,7 @@ TENZIP_LANES_TARGET inline __m512i lookup256(const __m512i* t, __m512i idx, __mm
 TENZIP_LANES_TARGET inline __mmask64 even_bytes(__mmask32 m) noexcept { return _pdep_u64(m, 0x5555555555555555ull); }
 
 TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
-                                uint8_t* out) noexcept {
+                                uint8_t* out, Prefetcher& warm) noexcept {
   __m512i S[4], Ln[4];
   const __m512i len_bits = _mm512_set1_epi16(0x0F), esc_bit = _mm512_set1_epi16(0x80), eight = _mm512_set1_epi16(8);
   __m512i buf[kLaneGroups], unread[kLaneGroups];
@@ -46,7 +46,9 @@ TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDec
     unread[g] = _mm512_set1_epi16(16);
   }
   const uint8_t* e = in.escapes;
+  warm.plan(steps);
   for (size_t t = 0; t < steps; ++t) {
+    warm.step();
     if (t % kLaneBlockSteps == 0) {
       const LaneDecTable& T = *block_tables[t / kLaneBlockSteps];
       for (int k = 0; k < 4; ++k) {

@@ -623,7 +623,9 @@ StreamHeader peek_stream(std::span<const uint8_t> in, size_t pos, size_t n, bool
 }
 
 const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst,
-                                     bool chunk_level) {
+                                     bool chunk_level, Prefetcher* warm) {
+  Prefetcher none;
+  Prefetcher& pf = warm ? *warm : none;
   s_->last_flat = 0;
   const StreamHeader h = peek_stream(in, pos, n, chunk_level);
   if (h.coded_size > in.size() - pos) truncated("section runs past the end of the chunk");
@@ -640,7 +642,7 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
       if (ZSTD_isError(r) || r != n) corrupt("zstd section does not decode to the stream's size");
       return dst;
     }
-    case StreamMode::lanes: return decode_lanes({base + 5, h.coded_size - 5}, n, dst);
+    case StreamMode::lanes: return decode_lanes({base + 5, h.coded_size - 5}, n, dst, pf);
     case StreamMode::huff: break;
   }
   Scratch& S = *s_;
@@ -690,13 +692,14 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
   uint64_t consumed[4];
   S.last_flat = flat;
   if (flat) huff_kernels().decode_flat4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_maps, flat, dst, consumed);
-  else huff_kernels().decode4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_tables, bits, dst, consumed);
+  else huff_kernels().decode4(streams, sec.data() + sec.size(), n, size_t{1} << block_log, S.block_tables, bits, dst, consumed,
+                                   pf);
   for (int s = 0; s < 4; ++s)
     if ((consumed[s] + 7) / 8 != sizes[s]) corrupt("huffman bitstream length does not match its contents");
   return dst;
 }
 
-const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t n, uint8_t* dst) {
+const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t n, uint8_t* dst, Prefetcher& warm) {
   Scratch& S = *s_;
   if (n < kLaneStep) corrupt("lanes stream shorter than one step (128 symbols)");
   const size_t steps = n / kLaneStep, n_blocks = (steps + kLaneBlockSteps - 1) / kLaneBlockSteps;
@@ -730,7 +733,7 @@ const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t 
   in.escapes = at;
   at += sizes[kLaneGroups];
   in.escapes_end = at;
-  if (!lanes_decoder()(in, steps, S.lane_blocks, dst)) corrupt("lanes streams do not match their contents");
+  if (!lanes_decoder()(in, steps, S.lane_blocks, dst, warm)) corrupt("lanes streams do not match their contents");
   std::memcpy(dst + steps * kLaneStep, at, tail);
   return dst;
 }

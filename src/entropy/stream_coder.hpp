@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "entropy/huffman.hpp"
+#include "util/prefetch.hpp"
 
 namespace tenzip::detail {
 
@@ -83,13 +84,15 @@ class StreamDecoder {
   // Decodes the stream that starts at in[pos] (n symbols), advancing pos. Returns a pointer
   // to the n decoded bytes: either into `in` (RAW) or into `dst` (n bytes). Throws
   // Error(corrupt_input / truncated_input) on malformed input. ZSTD_ELEMENTS is accepted
-  // only if `chunk_level` (the first stream of a chunk; n = the chunk's byte count).
-  const uint8_t* decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst, bool chunk_level = false);
+  // only if `chunk_level` (the first stream of a chunk; n = the chunk's byte count). The
+  // HUFF and LANES decoders step `warm`, if given, as they go.
+  const uint8_t* decode(std::span<const uint8_t> in, size_t& pos, size_t n, uint8_t* dst, bool chunk_level = false,
+                        Prefetcher* warm = nullptr);
   // The code length L if the last stream decoded was HUFF with flat codes of L bits, else 0.
   int last_flat_length() const noexcept;
 
  private:
-  const uint8_t* decode_lanes(std::span<const uint8_t> section, size_t n, uint8_t* dst);
+  const uint8_t* decode_lanes(std::span<const uint8_t> section, size_t n, uint8_t* dst, Prefetcher& warm);
   struct Scratch;
   std::unique_ptr<Scratch> s_;
 };

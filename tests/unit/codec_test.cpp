@@ -331,6 +331,27 @@ TEST(StreamCoder, DriftingStatisticsUseSeveralTables) {
   EXPECT_LT(many.size(), one.size() * 0.95);
 }
 
+// The prefetcher spreads its range over the planned steps: done within that many, not before
+// its lines are all touched.
+TEST(Prefetcher, SpreadsItsRangeOverThePlannedSteps) {
+  std::vector<uint8_t> buf(1000);  // 16 lines of 64 bytes
+  for (size_t calls : {1, 3, 15, 16, 40}) {
+    Prefetcher p(buf.data(), buf.size());
+    p.plan(calls);
+    const size_t per_step = (16 + calls - 1) / calls, steps = (16 + per_step - 1) / per_step;
+    EXPECT_LE(steps, calls);
+    for (size_t i = 0; i < steps; ++i) {
+      EXPECT_FALSE(p.done()) << calls << " calls, step " << i;
+      p.step();
+    }
+    EXPECT_TRUE(p.done()) << calls << " calls";
+  }
+  Prefetcher none;  // touches nothing
+  none.plan(5);
+  none.step();
+  EXPECT_TRUE(none.done());
+}
+
 TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
   const HuffKernels* avx2 = huff_kernels_avx2();
   if (!avx2 || !__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("bmi2")) GTEST_SKIP() << "no AVX2/BMI2";
@@ -372,9 +393,17 @@ TEST(HuffKernels, PortableAndAvx2AgreeBitForBit) {
       for (const HuffKernels* k : {&scalar, avx2}) {
         std::vector<uint8_t> out(n);
         uint64_t consumed[4];
-        k->decode4(streams, packed.data() + packed.size(), n, block, dtabs.data(), huff_table_bits(L.max_len), out.data(), consumed);
+        std::vector<uint8_t> merged(2 * n);  // what a bf16 chunk's merge would write next
+        Prefetcher warm(merged.data(), merged.size());
+        k->decode4(streams, packed.data() + packed.size(), n, block, dtabs.data(), huff_table_bits(L.max_len), out.data(), consumed,
+                   warm);
         ASSERT_EQ(out, in) << "kind " << kind << " n " << n;
         for (int s = 0; s < 4; ++s) EXPECT_EQ((consumed[s] + 7) / 8, sizes[0][s]);
+        // The decode loop's rounds cover the range. A stream of a few bytes (the constant one)
+        // is decoded outside the loop, without stepping it: the merge is then just not warmed.
+        if (n >= 4096 && kind != 0) {
+          EXPECT_TRUE(warm.done()) << "kind " << kind << " n " << n;
+        }
       }
     }
 }
@@ -434,7 +463,8 @@ TEST(HuffKernels, FlatDecodeMatchesTheTableDecoder) {
       }
       std::vector<uint8_t> want(n);
       uint64_t want_bits[4];
-      scalar.decode4(streams, packed.get() + total, n, block, dtabs.data(), huff_table_bits(L), want.data(), want_bits);
+      Prefetcher none;
+      scalar.decode4(streams, packed.get() + total, n, block, dtabs.data(), huff_table_bits(L), want.data(), want_bits, none);
       ASSERT_EQ(want, in) << "table decoder, L " << L << " n " << n;
       for (const HuffKernels* k : {&scalar, has_avx2 ? avx2 : nullptr}) {
         if (!k) continue;

@@ -205,7 +205,10 @@ TEST(Lanes, KernelsRoundTripAndAgree) {
       }
       for (LanesDecodeFn decode : decoders()) {
         std::vector<uint8_t> out(steps * kLaneStep + 64, 0xAB);
-        ASSERT_TRUE(decode(c.input(), steps, c.block_dec.data(), out.data()));
+        std::vector<uint8_t> merged(2 * syms.size());  // what a bf16 chunk's merge would write next
+        Prefetcher warm(merged.data(), merged.size());
+        ASSERT_TRUE(decode(c.input(), steps, c.block_dec.data(), out.data(), warm));
+        EXPECT_TRUE(warm.done()) << "one step per step covers the range";
         ASSERT_EQ(0, std::memcmp(out.data(), syms.data(), syms.size()));
         EXPECT_EQ(out[syms.size()], 0xAB) << "wrote past the output";
       }
@@ -235,7 +238,8 @@ TEST(Lanes, KernelsRejectDamagedStreamsAlike) {
     std::vector<bool> verdicts;
     for (LanesDecodeFn decode : decoders()) {
       std::vector<uint8_t> out(steps * kLaneStep);
-      verdicts.push_back(decode(exact.input(), steps, good.block_dec.data(), out.data()));
+      Prefetcher none;
+      verdicts.push_back(decode(exact.input(), steps, good.block_dec.data(), out.data(), none));
       outs.push_back(out);
     }
     if (what <= 1) {
