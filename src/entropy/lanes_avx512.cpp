@@ -1,8 +1,8 @@
 // The LANES decoder and the encoder's two passes for AVX-512 VBMI/VBMI2 (lanes.hpp): a block's
 // table lives in eight registers; a lookup of 64 bytes is two vpermi2b and a blend by the
 // index's top bit. The decoder's 32 lanes of a group refill by one expanding load; the
-// encoder's escaped symbols, and its completed bytes, leave by compressing stores. Compiled
-// with target attributes and called only after run-time detection.
+// encoder's escaped symbols leave by one compressing store, its completed bytes by compresses
+// in registers. Compiled with target attributes and called only after run-time detection.
 #include "entropy/lanes.hpp"
 
 #include <cstring>
