@@ -1,6 +1,7 @@
 // Round trip of arbitrary data through the chunk codec: byte 0 picks the dtype, the level
-// and (bit 7) the LANES exponent layout, the rest is the tensor. Decoding must give the input back byte for byte, and
-// encoding twice must give the same payload (the format is deterministic).
+// and (bit 7) the LANES exponent layout, the rest is the tensor. Decoding must give the input
+// back byte for byte, and encoding twice must give the same payload (the format is
+// deterministic).
 #include <cstdint>
 #include <cstring>
 #include <vector>

@@ -146,10 +146,13 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits, Prefetcher& w
     else return lane[s].pair;
   };
   const Entry *t0 = table(0), *t1 = table(1), *t2 = table(2), *t3 = table(3);
+  // A local copy: the symbol stores (bytes) could alias the caller's, which would reload and
+  // store its cursor every round.
+  Prefetcher pf = warm;
   bool ran = false;
   for (size_t rounds; (rounds = safe_rounds()) != 0;)
     for (ran = true; rounds; --rounds) {
-      warm.step();
+      pf.step();
       refill(r[0], b0); refill(r[1], b1); refill(r[2], b2); refill(r[3], b3);
 #define TENZIP_STEP(b, o, t)                                        \
       {                                                             \
@@ -163,6 +166,7 @@ inline void huff_lockstep(BitReader* r, Lane* lane, unsigned bits, Prefetcher& w
 #undef TENZIP_STEP
     }
   if (!ran) return;  // nothing consumed: (p, buf, c) stand as the first refill left them
+  warm = pf;
   // Back to (p, buf, c): the last refill loaded the 8 bytes at p (inside `limit`) and p has
   // not moved since.
   r[0].c = static_cast<uint64_t>(__builtin_clzll(b0)); r[1].c = static_cast<uint64_t>(__builtin_clzll(b1));
