@@ -10,11 +10,14 @@
 // permute_proto.hpp: 128 lanes with the decode table in AVX-512 registers, which became the
 // LANES stream mode). --lanes-e2e RUNS [DTYPE]: the codec's LANES layout against its default,
 // whole chunks encoded and decoded.
+// --fresh RUNS [DTYPE...]: one-shot compress() and decompress() into fresh memory (as a
+// process's first use of a buffer), with and without the huge-page advice (util/huge_pages.hpp).
 // Data: the corpus tensors extracted by bench/extract_corpus.py (default: build/corpus_tensors,
 // override with TENZIP_CORPUS_TENSORS). bytes_per_second is of uncompressed data.
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <chrono>
 #include <ctime>
 #include <type_traits>
 #include <cstdlib>
@@ -23,6 +26,9 @@
 #include <memory>
 #include <string>
 #include <vector>
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include "codec/chunk_codec.hpp"
 #include "container/format.hpp"
@@ -31,6 +37,7 @@
 #include "entropy/lanes.hpp"
 #include "entropy/stream_coder.hpp"
 #include "split/split.hpp"
+#include "tenzip/tenzip.hpp"
 #include "lanes_proto.hpp"
 #include "permute_proto.hpp"
 #include "rans_proto.hpp"
@@ -719,7 +726,56 @@ int lanes_e2e_main(int argc, char** argv) {
   return 0;
 }
 
+// --fresh RUNS [DTYPE...] (default bf16 fp32): the corpus's ALL tensors of each DTYPE through
+// the one-shot API, every output in memory the process has not touched before. glibc would
+// reuse a freed buffer's pages (already mapped) for the next; with its mmap threshold fixed at
+// 1 MiB each large vector is a new mapping instead, as in a process that loads a model once.
+// The runs alternate between the huge-page advice off (TENZIP_NO_HUGE_PAGES=1) and on, and
+// the best wall time of each is kept (page faults are kernel time: CPU time of the process
+// would count them too, but not the time waiting for memory to be zeroed elsewhere).
+int fresh_main(int argc, char** argv) {
+#if defined(__GLIBC__)
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+#endif
+  const int runs = argc > 2 ? std::atoi(argv[2]) : 10;
+  std::vector<std::string> dtypes;
+  for (int i = 3; i < argc; ++i) dtypes.emplace_back(argv[i]);
+  if (dtypes.empty()) dtypes = {"bf16", "fp32"};
+  using Clock = std::chrono::steady_clock;
+  auto seconds = [](Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); };
+  for (const std::string& name : dtypes) {
+    const auto dtype = parse_dtype(name);
+    if (!dtype) return std::fprintf(stderr, "fresh: unknown dtype %s\n", name.c_str()), 1;
+    const auto& data = corpus(name.c_str());
+    if (data.empty()) return 1;
+    CompressOptions opts;
+    opts.dtype = *dtype;
+    double tc[2] = {1e30, 1e30}, td[2] = {1e30, 1e30};
+    for (int r = 0; r < runs; ++r)
+      for (int advice = 0; advice < 2; ++advice) {
+        if (advice) unsetenv("TENZIP_NO_HUGE_PAGES");
+        else setenv("TENZIP_NO_HUGE_PAGES", "1", 1);
+        auto t0 = Clock::now();
+        const std::vector<uint8_t> packed = compress(data, opts);
+        tc[advice] = std::min(tc[advice], seconds(t0));
+        t0 = Clock::now();
+        const std::vector<uint8_t> out = decompress(packed);
+        td[advice] = std::min(td[advice], seconds(t0));
+        if (out != data) return std::fprintf(stderr, "fresh: %s round trip differs\n", name.c_str()), 1;
+      }
+    unsetenv("TENZIP_NO_HUGE_PAGES");
+    const double mb = static_cast<double>(data.size()) / 1e6;
+    std::printf("%s ALL (%.1f MB), 1 thread, fresh output memory, best wall time of %d:\n", name.c_str(), mb, runs);
+    for (int advice = 0; advice < 2; ++advice)
+      std::printf("  huge pages %-4s compress %7.0f MB/s   decompress %7.0f MB/s\n", advice ? "on" : "off",
+                  mb / tc[advice], mb / td[advice]);
+    std::printf("  on / off: compress %.2fx, decompress %.2fx\n", tc[0] / tc[1], td[0] / td[1]);
+  }
+  return 0;
+}
+
 int main(int argc, char** argv) {
+  if (argc > 1 && std::string(argv[1]) == "--fresh") return fresh_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "--fixed") return fixed_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "--lanes") return lanes_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "--lanes-e2e") return lanes_e2e_main(argc, argv);

@@ -13,6 +13,7 @@
 #include "container/format.hpp"
 #include "parallel/thread_pool.hpp"
 #include "tenzip/tenzip.hpp"
+#include "util/huge_pages.hpp"
 
 namespace tenzip {
 
@@ -272,6 +273,7 @@ std::vector<uint8_t> compress(std::span<const uint8_t> src, const CompressOption
   // Reserve the worst case (stored streams) so that appending frames never reallocates.
   const size_t chunk_bytes = std::max<size_t>(1, size_t{opts.chunk_elems} * dtype_size(opts.dtype));
   out.reserve(src.size() + (src.size() / chunk_bytes + 3) * 128 + 4096);
+  detail::advise_huge_pages(out.data(), out.capacity());  // fresh memory, written in order
   Compressor c(opts, [&out](std::span<const uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); });
   c.write(src);
   c.finish();

@@ -15,6 +15,7 @@
 #include "container/format.hpp"
 #include "parallel/thread_pool.hpp"
 #include "tenzip/tenzip.hpp"
+#include "util/huge_pages.hpp"
 
 namespace tenzip {
 
@@ -144,6 +145,7 @@ void Reader::decode_segment(size_t s, std::span<uint8_t> dst, unsigned threads) 
     throw Error(Errc::invalid_argument, "decode_segment: destination holds " + std::to_string(dst.size()) +
                                             " bytes, segment " + std::to_string(s) + " decodes to " +
                                             std::to_string(seg.decoded_size));
+  detail::advise_huge_pages(dst.data(), dst.size());  // written whole: see util/huge_pages.hpp
   decode_range(data_, info_, seg.first_chunk, seg.n_chunks, dst.data(), seg.decoded_offset, threads);
 }
 
@@ -151,13 +153,19 @@ void Reader::decode_all(std::span<uint8_t> dst, unsigned threads) const {
   if (dst.size() != info_.decoded_size)
     throw Error(Errc::invalid_argument, "decode_all: destination holds " + std::to_string(dst.size()) +
                                             " bytes, the container decodes to " + std::to_string(info_.decoded_size));
+  detail::advise_huge_pages(dst.data(), dst.size());  // written whole: see util/huge_pages.hpp
   decode_range(data_, info_, 0, info_.chunks.size(), dst.data(), 0, threads);
 }
 
 std::vector<uint8_t> decompress(std::span<const uint8_t> container, unsigned threads) {
   Reader r(container);
   // decoded_size is what the validated index justifies: every chunk has a frame in the file.
-  std::vector<uint8_t> out(r.info().decoded_size);
+  // Advised before the vector's zero-fill, which is the buffer's first write.
+  const size_t n = r.info().decoded_size;
+  std::vector<uint8_t> out;
+  out.reserve(n);
+  detail::advise_huge_pages(out.data(), n);
+  out.resize(n);
   r.decode_all(out, threads);
   return out;
 }
