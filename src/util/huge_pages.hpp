@@ -4,8 +4,8 @@
 // kernel. Decoding tens of MB into such a buffer (a one-shot decompress, a Python bytes or
 // array object) ran at half the speed of decoding into memory already mapped (fp32 corpus:
 // ~1.5 against ~4.2 GB/s). With 2 MiB pages there are 512 times fewer faults. Linux maps them
-// for a range only when asked if THP is in "madvise" mode (Ubuntu's default); in "always" mode
-// the advice changes nothing, in "never" it is ignored, and a process that set
+// for a range only when asked if THP is in "madvise" mode (as on this project's machines); in
+// "always" mode the advice changes nothing, in "never" it is ignored, and a process that set
 // PR_SET_THP_DISABLE keeps its own choice. TENZIP_NO_HUGE_PAGES=1 turns the advice off.
 #pragma once
 
