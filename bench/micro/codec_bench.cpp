@@ -731,8 +731,8 @@ int lanes_e2e_main(int argc, char** argv) {
 // reuse a freed buffer's pages (already mapped) for the next; with its mmap threshold fixed at
 // 1 MiB each large vector is a new mapping instead, as in a process that loads a model once.
 // The runs alternate between the huge-page advice off (TENZIP_NO_HUGE_PAGES=1) and on, and
-// the best wall time of each is kept (page faults are kernel time: CPU time of the process
-// would count them too, but not the time waiting for memory to be zeroed elsewhere).
+// the best wall time of each is kept: what a caller waits for (on a virtual machine, the host's
+// work behind a page fault is not the process's CPU time at all).
 int fresh_main(int argc, char** argv) {
 #if defined(__GLIBC__)
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
