@@ -38,6 +38,7 @@
 #include "entropy/stream_coder.hpp"
 #include "split/split.hpp"
 #include "tenzip/tenzip.hpp"
+#include "corpus_tensors.hpp"
 #include "lanes_proto.hpp"
 #include "permute_proto.hpp"
 #include "rans_proto.hpp"
@@ -50,13 +51,7 @@ namespace {
 const std::vector<uint8_t>& corpus(const char* dtype) {
   static std::vector<uint8_t> cache[3];
   const int i = std::string(dtype) == "bf16" ? 0 : std::string(dtype) == "fp32" ? 1 : 2;
-  if (cache[i].empty()) {
-    const char* env = std::getenv("TENZIP_CORPUS_TENSORS");
-    const std::string root = env ? env : TENZIP_DEFAULT_CORPUS_TENSORS;
-    std::ifstream f(root + "/" + dtype + "/ALL.raw", std::ios::binary);
-    cache[i].assign(std::istreambuf_iterator<char>(f), {});
-    if (cache[i].empty()) std::fprintf(stderr, "no corpus tensors at %s (run bench/extract_corpus.py)\n", root.c_str());
-  }
+  if (cache[i].empty()) cache[i] = read_corpus_tensors(dtype);
   return cache[i];
 }
 

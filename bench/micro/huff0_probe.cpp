@@ -16,11 +16,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
+#include "codec/chunk_codec.hpp"
+#include "corpus_tensors.hpp"
 #include "entropy/stream_coder.hpp"
 #include "split/split.hpp"
 
@@ -49,10 +49,7 @@ constexpr unsigned kTableLog = 11;  // HUF_TABLELOG_DEFAULT
 constexpr unsigned kMaxTableLog = 12;  // HUF_TABLELOG_MAX: the DTable is sized for it
 
 std::vector<uint8_t> exponent_stream(const char* dtype_name) {
-  const char* env = std::getenv("TENZIP_CORPUS_TENSORS");
-  const std::string root = env ? env : TENZIP_DEFAULT_CORPUS_TENSORS;
-  std::ifstream f(root + "/" + dtype_name + "/ALL.raw", std::ios::binary);
-  const std::vector<uint8_t> data((std::istreambuf_iterator<char>(f)), {});
+  const std::vector<uint8_t> data = read_corpus_tensors(dtype_name);
   const size_t n = data.size() / 2;
   std::vector<uint8_t> s0(n), s1(n);
   uint8_t* streams[2] = {s0.data(), s1.data()};
@@ -62,7 +59,7 @@ std::vector<uint8_t> exponent_stream(const char* dtype_name) {
 
 int probe(const char* dtype_name, int runs) {
   const std::vector<uint8_t> syms = exponent_stream(dtype_name);
-  if (syms.empty()) return std::fprintf(stderr, "huff0_probe: no corpus tensors (bench/extract_corpus.py)\n"), 1;
+  if (syms.empty()) return 1;
   const size_t n = syms.size(), n_chunks = (n + kChunk - 1) / kChunk;
   auto chunk_len = [&](size_t c) { return std::min(kChunk, n - c * kChunk); };
 
@@ -81,13 +78,11 @@ int probe(const char* dtype_name, int runs) {
     h0[c].resize(z);
     h0_bytes += z;
   }
-  // tenzip: the stream coder, zstd trials off.
-  StreamPolicy policy;
-  policy.max_tables = 8;
-  policy.max_code_len = 9;
-  policy.min_huff_gain = 0.03;
-  policy.short_code_tolerance = 0.02;
-  policy.flat_code_tolerance = 0.005;
+  // tenzip: the stream coder as the chunk coder runs it on exponents at the default level,
+  // zstd trials off.
+  StreamPolicy policy = stream_policy(*parse_dtype(dtype_name), CompressOptions{}.level);
+  policy.zstd_level = 0;
+  policy.zstd_probe_level = 0;
   policy.skewed = true;
   StreamEncoder enc;
   std::vector<std::vector<uint8_t>> tz(n_chunks);

@@ -10,10 +10,8 @@
 
 namespace tenzip::detail {
 
-namespace {
-
 // What each compression level tries (documented in doc/FORMAT.md and README).
-StreamPolicy policy_for(DType dtype, int level) noexcept {
+StreamPolicy stream_policy(DType dtype, int level) noexcept {
   StreamPolicy p;
   level = std::clamp(level, kMinLevel, kMaxLevel);
   p.max_tables = level <= 1 ? 1 : level == 2 ? 4 : level <= 4 ? 8 : 16;
@@ -45,8 +43,6 @@ StreamPolicy policy_for(DType dtype, int level) noexcept {
   return p;
 }
 
-}  // namespace
-
 size_t chunk_payload_bound(DType dtype, size_t n_elems) noexcept {
   return n_elems * dtype_size(dtype) + static_cast<size_t>(stream_count(dtype)) * 8;
 }
@@ -76,7 +72,7 @@ bool worth_elements_trial(const uint8_t* src, size_t n_elems, size_t split_size)
 
 void ChunkEncoder::encode(DType dtype, const uint8_t* src, size_t n_elems, int level, std::vector<uint8_t>& out,
                           bool lanes) {
-  const StreamPolicy policy = policy_for(dtype, level);
+  const StreamPolicy policy = stream_policy(dtype, level);
   const int k = stream_count(dtype);
   if (k == 1) {
     StreamPolicy first = policy;

@@ -8,9 +8,14 @@
 #include <span>
 #include <vector>
 
+#include "entropy/stream_coder.hpp"
 #include "tenzip/tenzip.hpp"
 
 namespace tenzip::detail {
+
+// What a compression level tries on the streams of a chunk of `dtype` (level clamped to the
+// valid range); the chunk coder's first stream (exponents) is also coded as `skewed`.
+StreamPolicy stream_policy(DType dtype, int level) noexcept;
 
 // Worst-case payload size for a chunk (raw streams plus stream headers).
 size_t chunk_payload_bound(DType dtype, size_t n_elems) noexcept;
