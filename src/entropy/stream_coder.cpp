@@ -110,7 +110,7 @@ constexpr size_t kPairRows = 512;
 constexpr size_t kProbeSlice = 2048;
 // zstd's fast levels match from 4 or 5 bytes, which on skewed bytes (exponents) finds a
 // match almost everywhere, mostly too short to pay: from 7 bytes the frame comes out smaller
-// and ~1.5x faster, so the trials decided by the probe (levels 1-4) use that.
+// and ~1.5x faster, so the trials decided by the probe (levels 3-4) use that.
 constexpr int kSkewedMinMatch = 7;
 
 }  // namespace

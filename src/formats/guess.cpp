@@ -21,7 +21,7 @@ constexpr size_t kMinRegion = size_t{16} << 10;  // shorter float runs stay byte
 // A float candidate must code the sample this much smaller than bytes do (the sample stands for
 // its whole block).
 constexpr double kFloatMargin = 0.99;
-constexpr int kTrialLevel = 2;  // the cheapest level that tries every stream mode
+constexpr int kTrialLevel = 3;  // the cheapest level that tries every stream mode
 
 struct Candidate {
   DType dtype;

@@ -646,13 +646,13 @@ TEST(ChunkCodec, RepeatedValuesUseZstdOfTheElements) {
   const size_t n = 65536;
   const auto pooled = pooled_fp32(n, 3000, 5);
   std::vector<uint8_t> out(4 * n), payload;
-  size_t split_size = 0;  // level 1: split streams only
+  size_t split_size = 0;  // levels 1-2: split streams only
   for (int level : {1, 2, 3, 5, 9}) {
     payload.clear();
     enc.encode(DType::fp32, pooled.data(), n, level, payload);
     const bool elements = payload[0] == static_cast<uint8_t>(StreamMode::zstd_elements);
-    EXPECT_EQ(elements, level >= 2) << "level " << level;  // level 1 never tries it
-    if (level == 1) split_size = payload.size();
+    EXPECT_EQ(elements, level >= 3) << "level " << level;  // levels 1-2 never try LZ
+    if (level <= 2) split_size = payload.size();
     else EXPECT_LT(payload.size(), split_size * 9 / 10) << "level " << level;
     dec.decode(DType::fp32, payload, out.data(), n);
     ASSERT_EQ(0, std::memcmp(out.data(), pooled.data(), 4 * n)) << "level " << level;
@@ -678,6 +678,30 @@ TEST(ChunkCodec, RepeatedValuesUseZstdOfTheElements) {
   enc.encode(DType::bf16, rows.data(), n, 9, payload);
   dec.decode(DType::bf16, payload, out.data(), n);
   ASSERT_EQ(0, std::memcmp(out.data(), rows.data(), 2 * n));
+}
+
+// Levels 1-2 code with the split streams' own coders only; from level 3, LZ (zstd) takes a
+// chunk whose rows repeat. Rows of 808 bf16 values (not a power of two) with skewed exponents.
+TEST(ChunkCodec, LzIsTriedFromLevel3) {
+  ChunkEncoder enc;
+  ChunkDecoder dec;
+  const size_t n = 65536;
+  const auto pooled = pooled_fp32(808, 808, 13);
+  std::vector<uint8_t> rows(2 * n), out(2 * n), payload;
+  for (size_t i = 0; i < n; ++i) std::memcpy(&rows[2 * i], &pooled[4 * (i % 808) + 2], 2);
+  size_t sizes[4] = {};
+  for (int level : {1, 2, 3}) {
+    payload.clear();
+    enc.encode(DType::bf16, rows.data(), n, level, payload);
+    bool lz = false;
+    for (const StreamStats& s : describe_chunk(DType::bf16, payload, n))
+      lz |= s.mode == static_cast<uint8_t>(StreamMode::zstd) || s.mode == static_cast<uint8_t>(StreamMode::zstd_elements);
+    EXPECT_EQ(lz, level >= 3) << "level " << level;
+    sizes[level] = payload.size();
+    dec.decode(DType::bf16, payload, out.data(), n);
+    ASSERT_EQ(0, std::memcmp(out.data(), rows.data(), 2 * n)) << "level " << level;
+  }
+  EXPECT_LT(sizes[3] * 4, sizes[2]) << "LZ codes 81 repeats of a row in far less than the split streams";
 }
 
 TEST(StreamCoder, ElementsZstdReplacesOnlyWhatItBeatsByTheMinimumGain) {
