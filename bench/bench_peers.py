@@ -6,7 +6,7 @@ openzl when it installed). Usage:
 
   bench_peers.py --data bench/data --tenzip build/tenzip --out bench/results/DATE.jsonl
                  [--dtypes fp32,fp16,bf16] [--threads 1,2] [--min-time 1.0]
-                 [--min-time-file 0.5] [--peers tenzip,zipnn,zstd-3,zstd-19,blosc2,openzl]
+                 [--min-time-file 0.5] [--peers tenzip,tenzip-lanes,tenzip-l2,zipnn,zstd-3,zstd-19,blosc2,openzl]
 
 For every dtype set, every file of bench/data/<dtype>/ (ALL.raw included) and every
 thread count, each peer compresses and decompresses the bytes in memory. Each direction
@@ -36,8 +36,10 @@ warnings.simplefilter("ignore")  # torch (imported by zipnn) warns about depreca
 
 WIDTH = {"fp32": 4, "fp16": 2, "bf16": 2}
 ZIPNN_DTYPE = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
-# tenzip-lanes: tenzip with --lanes (exponents for AVX-512 decoders; opt-in).
-ALL_PEERS = ["tenzip", "tenzip-lanes", "zipnn", "zstd-3", "zstd-19", "blosc2", "openzl"]
+# tenzip variants: the default (level 3), --lanes (exponents for AVX-512 decoders; opt-in) and
+# level 2 (the same split coders without LZ: the speed tenzip gives up for LZ's size gains).
+TENZIP_ARGS = {"tenzip": [], "tenzip-lanes": ["--lanes"], "tenzip-l2": ["-l", "2"]}
+ALL_PEERS = ["tenzip", "tenzip-lanes", "tenzip-l2", "zipnn", "zstd-3", "zstd-19", "blosc2", "openzl"]
 
 
 def best_of(run, min_time: float, min_runs: int, prepare=None, check=None):
@@ -195,12 +197,10 @@ def measure_python(name, config, factory, dtype, threads, path, src, min_time):
     return row
 
 
-def measure_tenzip(binary, dtype, threads, path, size, min_time, lanes=False):
-    row = {"peer": "tenzip-lanes" if lanes else "tenzip", "config": "level 3 (default)", "threads": threads,
-           "size": size}
-    cmd = [binary, "bench", "--json", "-T", str(threads), "--dtype", dtype, "--min-time", str(min_time), path]
-    if lanes:
-        cmd.insert(2, "--lanes")
+def measure_tenzip(binary, dtype, threads, path, size, min_time, peer="tenzip"):
+    extra = TENZIP_ARGS[peer]
+    row = {"peer": peer, "config": " ".join(extra) or "level 3 (default)", "threads": threads, "size": size}
+    cmd = [binary, "bench", *extra, "--json", "-T", str(threads), "--dtype", dtype, "--min-time", str(min_time), path]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     except subprocess.TimeoutExpired:
@@ -215,7 +215,7 @@ def measure_tenzip(binary, dtype, threads, path, size, min_time, lanes=False):
     if j.get("size") != size:
         row.update(verified=False, error=f"tenzip read {j.get('size')} bytes, file has {size}")
         return row
-    row.update(config=f"level {j.get('level')}" + (" --lanes" if lanes else ""), compressed_size=j["compressed_size"], ratio=j["ratio"],
+    row.update(config=f"level {j.get('level')}" + (" --lanes" if "--lanes" in extra else ""), compressed_size=j["compressed_size"], ratio=j["ratio"],
                compress_MBps=j["compress_MBps"], decompress_MBps=j["decompress_MBps"],
                compress_seconds=j.get("compress_seconds"), decompress_seconds=j.get("decompress_seconds"),
                verified=bool(j.get("verified")))
@@ -298,7 +298,7 @@ def main(argv=None):
             notes["openzl"] = f"skipped: not importable ({type(e).__name__}: {e})"
     if "zipnn" in wanted:
         import zipnn  # noqa: F401  (fail loudly: ZipNN is the reference peer)
-    if wanted & {"tenzip", "tenzip-lanes"}:
+    if wanted & set(TENZIP_ARGS):
         if not args.tenzip or not os.access(args.tenzip, os.X_OK):
             sys.exit(f"bench_peers: tenzip binary {args.tenzip!r} not found or not executable")
         tz_version = subprocess.run([args.tenzip, "--version"], capture_output=True, text=True).stdout.strip()
@@ -351,11 +351,10 @@ def main(argv=None):
                 # back to back, so both tenzip/ZipNN and 2-thread/1-thread are measured close
                 # together in time on this shared machine.
                 jobs = []
-                if "tenzip" in wanted:
-                    jobs.append(("tenzip", lambda n: measure_tenzip(args.tenzip, dtype, n, path, len(src), mt)))
-                if "tenzip-lanes" in wanted:
-                    jobs.append(("tenzip-lanes",
-                                 lambda n: measure_tenzip(args.tenzip, dtype, n, path, len(src), mt, lanes=True)))
+                for variant in TENZIP_ARGS:
+                    if variant in wanted:
+                        jobs.append((variant, lambda n, v=variant: measure_tenzip(args.tenzip, dtype, n, path, len(src),
+                                                                                  mt, peer=v)))
                 for name_p, config, factory in peers:
                     jobs.append((name_p, lambda n, a=(name_p, config, factory):
                                  measure_python(*a, dtype, n, path, src, mt)))

@@ -67,6 +67,23 @@ class Targets(unittest.TestCase):
         self.assertIn("1.25× | ❌ no", section)  # 500 / 400
         self.assertIn("2.21× | ✅ yes", section)  # 3100 / 1400
         self.assertIn("tenzip --lanes", text)
+        self.assertNotIn("With `-l 2`", text)  # no rows, no table
+
+    def test_each_variant_has_its_own_table(self):
+        rs = rows()
+        for t in (1, 2):
+            for peer, c, d in (("tenzip-lanes", 500, 3100), ("tenzip-l2", 900, 2000)):
+                rs += [row(peer, "bf16", "a", t, 100, 62, c, d), row(peer, "bf16", "b", t, 50, 36, c, d),
+                       row(peer, "bf16", "ALL", t, 150, 98, c, d)]
+        _, text = self.targets(rs)
+        lanes = text.split("With `--lanes`")[1].split("\n\n")[1]
+        l2 = text.split("With `-l 2`")[1].split("\n\n")[1]
+        self.assertIn("| tenzip -l 2 / ZipNN |", l2)
+        self.assertIn("| size ≤ 0.98× ZipNN | bf16 | 0.6533 | 0.6667 | 0.9800× | ✅ yes |", l2)  # 98/150 vs 100/150
+        self.assertIn("2.25× | ✅ yes", l2)  # 900 / 400
+        self.assertIn("1.43× | ❌ no", l2)  # 2000 / 1400
+        self.assertIn("1.25× | ❌ no", lanes)  # 500 / 400, not l2's figures
+        self.assertNotIn("2.25×", lanes)
 
 
 if __name__ == "__main__":
