@@ -209,7 +209,8 @@ def compress(x: Any, threads: Optional[int] = None, level: Optional[int] = None,
     a GPU tensor is copied once). Float dtypes go through the float codec (float32, float16,
     bfloat16, float8_e4m3fn, float8_e5m2); others are stored as bytes. ``dtype`` overrides the
     codec dtype (for example ``dtype="bf16"`` for raw bfloat16 bytes). ``threads``: None = all
-    cores. ``level``: 1 (fastest) .. 9 (smallest), default 3. ``lanes``: code exponents for
+    cores. ``level``: 1 (fastest) .. 9 (smallest), default 3; levels 1-2 never try LZ (zstd over
+    repeated rows or values), so they compress faster and 1-2% larger. ``lanes``: code exponents for
     AVX-512 VBMI decoders (``tenzip compress --lanes``: faster decompression on such CPUs, slower
     elsewhere; format version 3). The GIL is released while compressing. :func:`decompress`
     restores type, dtype and shape.
