@@ -188,7 +188,8 @@ def render(meta, rows, end, results_path):
       "with its defaults (ZSTD, clevel 5, SHUFFLE) and `typesize` = element size, `nthreads=N`. OpenZL "
       "(Python `openzl.ext`): float deconstruct, exponents to its order-0 entropy graph, sign+fraction to its "
       "generic compression graph; 1 thread only (its API has no thread setting). tenzip via "
-      "`tenzip bench --json -T N --dtype D` (same timing protocol in C++, round trip verified).")
+      "`tenzip bench --json -T N --dtype D` at its default level 3, and again with `--lanes` and with `-l 2` "
+      "(same timing protocol in C++, round trip verified).")
     w("")
 
     dtypes = [d for d in ("bf16", "fp32", "fp16") if any(r["dtype"] == d for r in rows)]
