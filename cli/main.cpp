@@ -25,6 +25,9 @@ const char* const kLanesHelp =
     "decompression there, ~0.76x with AVX2 only; ~0.2% larger, slower compression; "
     "files get format version 3";
 
+const char* const kLevelHelp =
+    "1 (fastest) .. 9 (smallest). Default: 3; 1-2 never try LZ (zstd over repeats): faster, 1-2% larger";
+
 std::string version_line() {
   return "tenzip " + std::string(tenzip::version_string()) + " (format version " +
          std::to_string(tenzip::kFormatVersion) + ")";
@@ -81,7 +84,7 @@ int main(int argc, char** argv) {
                    "store a checkpoint delta against this older version of the file (or folder); "
                    "decompressing then needs the same --base");
   comp->add_option("-T,--threads", ca.threads, threads_help)->check(CLI::Range(0u, 4096u));
-  comp->add_option("-l,--level", ca.level, "1 (fastest) .. 9 (smallest). Default: 3; 1-2 never try LZ (zstd over repeats): faster, 1-2% larger")
+  comp->add_option("-l,--level", ca.level, kLevelHelp)
       ->check(CLI::Range(tenzip::kMinLevel, tenzip::kMaxLevel));
   comp->add_flag("--lanes", ca.lanes, kLanesHelp);
   comp->add_option("-o,--output", ca.output, "output file, or - for stdout. Default: INPUT.tnz (stdout for stdin)");
@@ -161,7 +164,7 @@ int main(int argc, char** argv) {
   ben->add_option("files", ba.files, "files to measure")->required();
   ben->add_option("--dtype", dtype_b, kDtypeHelp)->check(dtype_validator());
   ben->add_option("-T,--threads", ba.threads, threads_help)->check(CLI::Range(0u, 4096u));
-  ben->add_option("-l,--level", ba.level, "1 (fastest) .. 9 (smallest). Default: 3; 1-2 never try LZ (zstd over repeats): faster, 1-2% larger")
+  ben->add_option("-l,--level", ba.level, kLevelHelp)
       ->check(CLI::Range(tenzip::kMinLevel, tenzip::kMaxLevel));
   ben->add_flag("--lanes", ba.lanes, kLanesHelp);
   ben->add_flag("--json", ba.json, "one JSON object per file and line on stdout");

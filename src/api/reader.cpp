@@ -160,7 +160,8 @@ void Reader::decode_all(std::span<uint8_t> dst, unsigned threads) const {
 std::vector<uint8_t> decompress(std::span<const uint8_t> container, unsigned threads) {
   Reader r(container);
   // decoded_size is what the validated index justifies: every chunk has a frame in the file.
-  // Advised before the vector's zero-fill, which is the buffer's first write.
+  // Advised before the vector's zero-fill, which is the buffer's first write (decode_all
+  // advises again: one madvise call on pages already advised, kept for its other callers).
   const size_t n = r.info().decoded_size;
   std::vector<uint8_t> out;
   out.reserve(n);
