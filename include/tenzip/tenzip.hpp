@@ -92,10 +92,10 @@ std::vector<uint8_t> decompress(std::span<const uint8_t> container, unsigned thr
 using Sink = std::function<void(std::span<const uint8_t>)>;
 using Source = std::function<size_t(std::span<uint8_t>)>;
 
-// Compresses a stream with bounded memory (a batch of about threads x 16 chunks, at most
-// ~64 MiB of input, plus the previous batch's compressed frames). Output bytes go to the sink
-// in file order, from the thread that calls write()/finish(); nothing is sought back. A
-// batch's frames reach the sink during the next write() that fills a batch, or at finish().
+// Compresses a stream with bounded memory (a batch of about threads x 64 chunks, at most
+// ~64 MiB of input, plus that batch's compressed frames). Output bytes go to the sink in file
+// order, from the thread that calls write()/finish(); nothing is sought back. A batch's frames
+// reach the sink while the batch is encoded, during the write() that fills it, or at finish().
 class Compressor {
  public:
   Compressor(const CompressOptions& opts, Sink sink);

@@ -23,7 +23,7 @@ void decode_checked(ChunkDecoder& dec, uint64_t chunk_no, uint64_t frame_offset,
 size_t batch_chunks(unsigned threads, uint32_t chunk_elems) noexcept {
   const uint64_t chunk_bytes = uint64_t{chunk_elems} * 4;  // widest dtype
   const uint64_t by_budget = std::max<uint64_t>(1, kBatchBudget / chunk_bytes);
-  return static_cast<size_t>(std::clamp<uint64_t>(by_budget, threads, uint64_t{threads} * 16));
+  return static_cast<size_t>(std::clamp<uint64_t>(by_budget, threads, uint64_t{threads} * 64));
 }
 
 }  // namespace tenzip::detail

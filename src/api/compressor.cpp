@@ -1,10 +1,12 @@
 // Compressor: stages input into batches of chunks, encodes a batch in parallel, emits frames
 // in file order, and keeps the index entries to write at finish(). compress() is a Compressor
-// writing into a vector. A batch's frames go to the sink while the next batch is encoded, so
-// the sink's copying does not leave the other workers idle.
+// writing into a vector. The calling thread emits each frame as soon as it and every frame
+// before it are encoded, between its own chunks, so the sink's copying overlaps the other
+// workers' encoding and little of it is left for after a batch's last chunk.
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -52,10 +54,11 @@ struct Compressor::Impl {
   std::vector<uint8_t> buf;  // staged bytes: those of `jobs`, then the open (unchunked) bytes
   size_t open_off = 0;       // start of the open bytes in buf
   std::vector<Job> jobs;
-  std::vector<std::vector<uint8_t>> frames;   // per job of the batch being encoded: frame header + payload
-  std::vector<std::vector<uint8_t>> pending;  // the previous batch's frames, not yet emitted ...
-  std::vector<uint32_t> pending_elems;        // ... and their element counts
-  size_t n_pending = 0;
+  std::vector<std::vector<uint8_t>> frames;  // per job of the batch: frame header + payload
+  // Frame buffers already emitted, for the next jobs: a frame leaves soon after it is encoded,
+  // so a few buffers, still in cache, serve a whole batch.
+  std::vector<std::vector<uint8_t>> spare;
+  std::mutex spare_mutex;
 
   bool implicit_segment = true;  // segment 0 was not asked for; begin_segment() may replace it
   Index index;
@@ -158,28 +161,23 @@ struct Compressor::Impl {
     new_segment(dtype);
   }
 
-  // Emits the previous batch's frames and their index entries, in file order. Only the calling
-  // thread (worker 0) calls this.
-  void emit_pending() {
-    for (size_t j = 0; j < n_pending; ++j) {
-      const auto& f = pending[j];
-      index.chunks.push_back({out, static_cast<uint32_t>(f.size()), pending_elems[j], load_u64(&f[16])});
-      emit(f);
-    }
-    n_pending = 0;
-  }
-
   void flush() {
     if (jobs.empty()) return;
     ensure_header();
     const size_t n = jobs.size();
     if (frames.size() < n) frames.resize(n);
-    pool.parallel_for(n, [&](size_t j, unsigned w) {
-      if (w == 0) emit_pending();  // the calling thread (worker 0): the sink runs where write() was called
+    auto encode = [&](size_t j, unsigned w) {
       const Job& job = jobs[j];
       const uint8_t* src = job.direct ? job.direct : buf.data() + job.buf_off;
       const size_t bytes = size_t{job.n_elems} * dtype_size(job.dtype);
       auto& f = frames[j];
+      {
+        std::lock_guard<std::mutex> lk(spare_mutex);
+        if (!spare.empty()) {
+          f.swap(spare.back());
+          spare.pop_back();
+        }
+      }
       f.resize(kFrameHeaderSize);
       encoders[w].encode(job.dtype, src, job.n_elems, opts.level, f, opts.lanes);
       const size_t payload = f.size() - kFrameHeaderSize;
@@ -193,12 +191,19 @@ struct Compressor::Impl {
       h.segment = job.segment;
       const auto hb = encode_frame_header(h);
       std::memcpy(f.data(), hb.data(), hb.size());
-    });
-    emit_pending();  // if the calling thread took no job
-    std::swap(frames, pending);
-    n_pending = n;
-    pending_elems.resize(n);
-    for (size_t j = 0; j < n; ++j) pending_elems[j] = jobs[j].n_elems;
+    };
+    // Frames and their index entries go out in file order, on the calling thread (the sink
+    // runs where write() was called), while the other workers encode.
+    auto emit_frame = [&](size_t j) {
+      auto& f = frames[j];
+      const uint64_t at = out;
+      emit(f);
+      index.chunks.push_back({at, static_cast<uint32_t>(f.size()), jobs[j].n_elems, load_u64(&f[16])});
+      std::lock_guard<std::mutex> lk(spare_mutex);
+      spare.push_back(std::move(f));
+      f = {};
+    };
+    pool.parallel_for_ordered(n, encode, emit_frame);
     jobs.clear();
     buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(open_off));  // keep only open bytes
     open_off = 0;
@@ -207,7 +212,6 @@ struct Compressor::Impl {
   uint64_t finish() {
     close_segment();
     flush();
-    emit_pending();
     ensure_header();
     emit(encode_end_frame());
     index.metadata = std::move(metadata);

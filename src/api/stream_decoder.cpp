@@ -166,16 +166,20 @@ class StreamParser {
     const size_t n = n_jobs_;
     n_jobs_ = 0;
     pending_bytes_ = 0;
-    pool_->parallel_for(n, [&](size_t j, unsigned w) {
-      Job& job = jobs_[j];
-      job.out.resize(size_t{job.h.n_elems} * dtype_size(job.h.dtype));
-      decode_checked(decoders_[w], job.chunk_no, job.offset, job.h.dtype, job.h.n_elems, job.h.checksum, job.payload,
-                     job.out.data());
-    });
-    for (size_t j = 0; j < n; ++j) {
-      (*sink_)(jobs_[j].out);
-      decoded_ += jobs_[j].out.size();
-    }
+    // Chunks go to the sink in order, on the calling thread, while the other workers decode;
+    // a bad chunk stops the batch after every chunk before it has gone out.
+    pool_->parallel_for_ordered(
+        n,
+        [&](size_t j, unsigned w) {
+          Job& job = jobs_[j];
+          job.out.resize(size_t{job.h.n_elems} * dtype_size(job.h.dtype));
+          decode_checked(decoders_[w], job.chunk_no, job.offset, job.h.dtype, job.h.n_elems, job.h.checksum,
+                         job.payload, job.out.data());
+        },
+        [&](size_t j) {
+          (*sink_)(jobs_[j].out);
+          decoded_ += jobs_[j].out.size();
+        });
   }
 
   void read_index_and_footer() {

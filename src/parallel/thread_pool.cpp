@@ -107,4 +107,40 @@ void ThreadPool::parallel_for(size_t n, const Fn& fn) {
   if (s.error) std::rethrow_exception(s.error);
 }
 
+void ThreadPool::parallel_for_ordered(size_t n, const Fn& fn, const std::function<void(size_t)>& emit) {
+  if (n == 0) return;
+  std::unique_ptr<std::atomic<bool>[]> done(new std::atomic<bool>[n]);
+  for (size_t i = 0; i < n; ++i) done[i].store(false, std::memory_order_relaxed);
+  std::atomic<bool> stop{false};
+  // Only the calling thread (worker 0) touches these.
+  size_t next = 0;
+  std::exception_ptr emit_error;
+  auto drain = [&] {
+    while (!emit_error && next < n && done[next].load(std::memory_order_acquire)) {
+      try {
+        emit(next);
+      } catch (...) {
+        emit_error = std::current_exception();
+        stop.store(true, std::memory_order_relaxed);
+        return;
+      }
+      ++next;
+    }
+  };
+  try {
+    parallel_for(n, [&](size_t i, unsigned worker) {
+      if (stop.load(std::memory_order_relaxed)) return;
+      fn(i, worker);
+      done[i].store(true, std::memory_order_release);
+      if (worker == 0) drain();
+    });
+  } catch (...) {
+    drain();  // every item below the failing one has run
+    if (emit_error) std::rethrow_exception(emit_error);
+    throw;
+  }
+  drain();
+  if (emit_error) std::rethrow_exception(emit_error);
+}
+
 }  // namespace tenzip::detail

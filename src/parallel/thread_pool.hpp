@@ -27,6 +27,14 @@ class ThreadPool {
   // has run, so the error reported does not depend on thread timing.
   void parallel_for(size_t n, const Fn& fn);
 
+  // parallel_for, and emit(i) for every i in order, on the calling thread: as soon as fn(i)
+  // and every fn before it have returned, between the calling thread's own items, so that
+  // in-order output (a sink) overlaps the other workers' items instead of following the last.
+  // If fn(k) throws, emit has run for every i < k when its exception is rethrown. If emit(i)
+  // throws, no later emit runs, items not yet started are skipped, and emit's exception is
+  // rethrown (it comes before any failing fn in index order).
+  void parallel_for_ordered(size_t n, const Fn& fn, const std::function<void(size_t index)>& emit);
+
  private:
   struct State;
   void worker_loop(unsigned worker);

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "container_test_util.hpp"
 #include "parallel/thread_pool.hpp"
@@ -220,6 +221,72 @@ TEST(ApiThreadPool, ReportsTheLowestFailingIndex) {
     } catch (const std::runtime_error& e) {
       EXPECT_STREQ(e.what(), "36");
     }
+  }
+  std::atomic<int> n{0};
+  pool.parallel_for(10, [&](size_t, unsigned) { ++n; });  // still usable after a failure
+  EXPECT_EQ(n.load(), 10);
+}
+
+// The in-order emission: every index once, in order, on the calling thread; chunks of work
+// whose time varies so that items finish out of order.
+TEST(ApiThreadPool, OrderedEmitsEveryIndexInOrderOnTheCallingThread) {
+  const std::thread::id caller = std::this_thread::get_id();
+  for (unsigned threads : {1u, 2u, 3u}) {
+    detail::ThreadPool pool(threads);
+    for (size_t n : {0u, 1u, 7u, 300u}) {
+      std::vector<std::atomic<int>> ran(n);
+      std::vector<size_t> emitted;
+      bool off_thread = false, early = false;
+      pool.parallel_for_ordered(
+          n,
+          [&](size_t i, unsigned) {
+            volatile uint64_t x = 0;
+            for (size_t k = 0; k < (i * 7919) % 5000; ++k) x = x + k;  // uneven items
+            ran[i].store(1, std::memory_order_relaxed);
+          },
+          [&](size_t i) {
+            if (std::this_thread::get_id() != caller) off_thread = true;
+            if (ran[i].load(std::memory_order_relaxed) != 1) early = true;
+            emitted.push_back(i);
+          });
+      EXPECT_FALSE(off_thread);
+      EXPECT_FALSE(early);
+      ASSERT_EQ(emitted.size(), n);
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(emitted[i], i);
+    }
+  }
+}
+
+// fn failing at k: exactly [0, k) emitted, fn's error rethrown. emit failing at i: nothing
+// after i emitted, emit's error rethrown even when a later fn also fails.
+TEST(ApiThreadPool, OrderedStopsAtTheFirstFailureInIndexOrder) {
+  detail::ThreadPool pool(3);
+  for (int round = 0; round < 30; ++round) {
+    std::vector<size_t> emitted;
+    try {
+      pool.parallel_for_ordered(
+          200, [&](size_t i, unsigned) { if (i == 57 || i == 150) throw std::runtime_error("fn " + std::to_string(i)); },
+          [&](size_t i) { emitted.push_back(i); });
+      FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "fn 57");
+    }
+    ASSERT_EQ(emitted.size(), 57u);
+    for (size_t i = 0; i < emitted.size(); ++i) EXPECT_EQ(emitted[i], i);
+
+    emitted.clear();
+    try {
+      pool.parallel_for_ordered(
+          200, [&](size_t i, unsigned) { if (i == 150) throw std::runtime_error("fn 150"); },
+          [&](size_t i) {
+            if (i == 20) throw std::runtime_error("emit 20");
+            emitted.push_back(i);
+          });
+      FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "emit 20");
+    }
+    EXPECT_EQ(emitted.size(), 20u);
   }
   std::atomic<int> n{0};
   pool.parallel_for(10, [&](size_t, unsigned) { ++n; });  // still usable after a failure

@@ -2,6 +2,8 @@
 // give a tenzip::Error with the right code through every decoding path, never a crash.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstring>
 #include <string>
 
 #include "container/format.hpp"
@@ -74,6 +76,42 @@ void expect_error(const Bytes& c, Errc code, const std::string& needle) {
     ASSERT_TRUE(outs[p].threw_error) << (outs[p].threw_other ? "non-tenzip exception: " + outs[p].message : "no error");
     EXPECT_EQ(errc_name(outs[p].code), errc_name(code)) << outs[p].message;
     EXPECT_NE(outs[p].message.find(needle), std::string::npos) << outs[p].message;
+  }
+}
+
+// A bad chunk in the middle of a batch: the streaming decoder's sink gets exactly the chunks
+// before it, whatever the thread count, then the error names it.
+TEST(ContainerErrors, StreamSinkGetsEveryChunkBeforeABadOne) {
+  CompressOptions opts;
+  opts.dtype = DType::fp32;
+  opts.chunk_elems = 1000;
+  const Bytes good = compress(weight_bytes(DType::fp32, 4 * 40000, 3), opts);  // 40 chunks: one batch
+  const Bytes ref = decompress(good);
+  const Layout l = layout_of(good);
+  ASSERT_EQ(l.frames.size(), 40u);
+  constexpr size_t kBad = 13;
+  Bytes c = good;
+  c[l.frames[kBad] + 16] ^= 1;  // the frame's stored checksum, the frame header resealed
+  reseal_frame(c, l.frames[kBad]);
+  for (unsigned threads : {1u, 2u, 3u}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    Bytes got;
+    size_t pos = 0;
+    const Outcome o = outcome_of([&] {
+      decompress_stream(
+          [&](std::span<uint8_t> dst) {
+            const size_t k = std::min(dst.size(), c.size() - pos);
+            std::memcpy(dst.data(), c.data() + pos, k);
+            pos += k;
+            return k;
+          },
+          [&](std::span<const uint8_t> b) { got.insert(got.end(), b.begin(), b.end()); }, threads);
+    });
+    ASSERT_TRUE(o.threw_error) << o.message;
+    EXPECT_EQ(o.code, Errc::checksum_mismatch) << o.message;
+    EXPECT_NE(o.message.find("chunk 13"), std::string::npos) << o.message;
+    ASSERT_EQ(got.size(), kBad * 1000 * 4);
+    EXPECT_TRUE(std::equal(got.begin(), got.end(), ref.begin()));
   }
 }
 
