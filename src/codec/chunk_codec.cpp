@@ -129,6 +129,8 @@ void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t
   } else if (k == 1) {
     const uint8_t* p = s_->streams.decode(payload, pos, n_elems, dst);
     if (p != dst) std::memcpy(dst, p, n_elems);
+  } else if (k == 2 && StreamDecoder::can_decode_merged16(payload, pos)) {
+    decode_merged16(payload, pos, dst, n_elems);
   } else {
     const uint8_t* streams[kMaxStreams];
     // The merge writes the whole chunk to dst, usually not in cache: its lines are fetched
@@ -142,6 +144,35 @@ void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t
   }
   if (pos != payload.size())
     throw Error(Errc::corrupt_input, "chunk payload: " + std::to_string(payload.size() - pos) + " unexpected trailing bytes");
+}
+
+// The two streams of 2-byte elements whose exponents are LANES, on a CPU whose LANES decoder
+// merges as it goes: the low bytes first (stream 1), then the exponents straight into dst.
+// Errors are reported in stream order as by the unfused path: if the low bytes are bad, the
+// exponent stream is decoded on its own first, and its error, if any, is the one thrown.
+void ChunkDecoder::decode_merged16(std::span<const uint8_t> payload, size_t& pos, uint8_t* dst, size_t n_elems) {
+  const StreamHeader h0 = peek_stream(payload, pos, n_elems);
+  if (h0.coded_size > payload.size() - pos) {  // the plain decoder reports it
+    s_->decoded[0].resize(n_elems);
+    s_->streams.decode(payload, pos, n_elems, s_->decoded[0].data());
+  }
+  size_t pos1 = pos + h0.coded_size;
+  s_->decoded[1].resize(n_elems);
+  const uint8_t* lo = nullptr;
+  try {
+    lo = s_->streams.decode(payload, pos1, n_elems, s_->decoded[1].data());
+  } catch (const Error&) {
+    s_->decoded[0].resize(n_elems);
+    size_t p0 = pos;
+    s_->streams.decode(payload, p0, n_elems, s_->decoded[0].data());
+    throw;
+  }
+  Prefetcher warm(dst, n_elems * 2);
+  const uint8_t* tail = s_->streams.decode_merged16(payload, pos, n_elems, lo, dst, &warm);
+  const size_t m = n_elems / kLaneStep * kLaneStep;
+  const uint8_t* rest[2] = {tail, lo + m};
+  split_kernels().merge16(rest[0], rest[1], n_elems - m, dst + 2 * m);
+  pos = pos1;
 }
 
 std::vector<StreamStats> describe_chunk(DType dtype, std::span<const uint8_t> payload, size_t n_elems) {

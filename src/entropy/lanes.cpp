@@ -294,4 +294,14 @@ LanesDecodeFn lanes_decoder() noexcept {
   return f;
 }
 
+LanesDecodeMerge16Fn lanes_decoder_merge16() noexcept {
+  static const LanesDecodeMerge16Fn f = []() -> LanesDecodeMerge16Fn {
+    const char* off = std::getenv("TENZIP_NO_FUSED_MERGE");
+    if (off && std::string_view(off) == "1") return nullptr;
+    if (lanes_decoder() != lanes_decode_avx512()) return nullptr;
+    return lanes_decode_merge16_avx512();
+  }();
+  return f;
+}
+
 }  // namespace tenzip::detail

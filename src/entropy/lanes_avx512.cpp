@@ -33,8 +33,13 @@ TENZIP_LANES_TARGET inline __m512i lookup256(const __m512i* t, __m512i idx, __mm
 // in the low byte of the k-th selected lane.
 TENZIP_LANES_TARGET inline __mmask64 even_bytes(__mmask32 m) noexcept { return _pdep_u64(m, 0x5555555555555555ull); }
 
-TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
-                                uint8_t* out, Prefetcher& warm) noexcept {
+// kMerge16: instead of the symbols, writes the 2-byte elements they are the high bytes of
+// (doc/FORMAT.md 12.1): element i = rotate right by 1 of (symbol i << 8 | lo[i]), 64 bytes of
+// out per group. The symbols are already in 16-bit lanes, so the merge costs a load, a shift,
+// an or and a double shift per 32 elements, and the exponents never go through memory.
+template <bool kMerge16>
+TENZIP_LANES_TARGET inline bool decode_impl(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                                            const uint8_t* lo, uint8_t* out, Prefetcher& warm) noexcept {
   __m512i S[4], Ln[4];
   const __m512i len_bits = _mm512_set1_epi16(0x0F), esc_bit = _mm512_set1_epi16(0x80), eight = _mm512_set1_epi16(8);
   __m512i buf[kLaneGroups], unread[kLaneGroups];
@@ -70,7 +75,14 @@ TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDec
         sym = _mm512_mask_mov_epi16(sym, esc, _mm512_maskz_expandloadu_epi8(even_bytes(esc), e));
         e += c;
       }
-      _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + t * kLaneStep + g * kLanesPerGroup), _mm512_cvtepi16_epi8(sym));
+      const size_t i0 = t * kLaneStep + g * kLanesPerGroup;
+      if constexpr (kMerge16) {
+        const __m512i l = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + i0)));
+        const __m512i r = _mm512_or_si512(_mm512_slli_epi16(sym, 8), l);  // drops the unused high bytes
+        _mm512_storeu_si512(out + 2 * i0, _mm512_shrdi_epi16(r, r, 1));
+      } else {
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i0), _mm512_cvtepi16_epi8(sym));
+      }
       buf[g] = _mm512_srlv_epi16(buf[g], len);
       unread[g] = _mm512_sub_epi16(unread[g], len);
       if (!refill) continue;
@@ -86,6 +98,14 @@ TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDec
   for (int g = 0; g < kLaneGroups; ++g)
     if (p[g] != in.group_end[g]) return false;
   return e == in.escapes_end;
+}
+TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                                uint8_t* out, Prefetcher& warm) noexcept {
+  return decode_impl<false>(in, steps, block_tables, nullptr, out, warm);
+}
+TENZIP_LANES_TARGET bool decode_merge16(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                                        const uint8_t* lo, uint8_t* out, Prefetcher& warm) noexcept {
+  return decode_impl<true>(in, steps, block_tables, lo, out, warm);
 }
 // lanes_pass1_portable, 32 lanes at a time: 16-bit lanes hold the bits not yet in a
 // complete byte (< 8 + 8 code bits) and the decoder's unread count.
@@ -214,6 +234,7 @@ TENZIP_LANES_TARGET void pass2(const LaneSteps& st, size_t steps, uint8_t* const
 }  // namespace
 
 LanesDecodeFn lanes_decode_avx512() noexcept { return cpu_has_avx512_vbmi() ? decode : nullptr; }
+LanesDecodeMerge16Fn lanes_decode_merge16_avx512() noexcept { return cpu_has_avx512_vbmi() ? decode_merge16 : nullptr; }
 LanesPass1Fn lanes_pass1_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass1 : nullptr; }
 LanesPass2Fn lanes_pass2_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass2 : nullptr; }
 
@@ -223,6 +244,7 @@ LanesPass2Fn lanes_pass2_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass
 
 namespace tenzip::detail {
 LanesDecodeFn lanes_decode_avx512() noexcept { return nullptr; }
+LanesDecodeMerge16Fn lanes_decode_merge16_avx512() noexcept { return nullptr; }
 LanesPass1Fn lanes_pass1_avx512() noexcept { return nullptr; }
 LanesPass2Fn lanes_pass2_avx512() noexcept { return nullptr; }
 }  // namespace tenzip::detail

@@ -699,7 +699,7 @@ const uint8_t* StreamDecoder::decode(std::span<const uint8_t> in, size_t& pos, s
   return dst;
 }
 
-const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t n, uint8_t* dst, Prefetcher& warm) {
+StreamDecoder::LanesSection StreamDecoder::parse_lanes(std::span<const uint8_t> sec, size_t n) {
   Scratch& S = *s_;
   if (n < kLaneStep) corrupt("lanes stream shorter than one step (128 symbols)");
   const size_t steps = n / kLaneStep, n_blocks = (steps + kLaneBlockSteps - 1) / kLaneBlockSteps;
@@ -723,19 +723,43 @@ const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t 
   p += 4 * (kLaneGroups + 1);
   const size_t tail = n - steps * kLaneStep;
   if (sum + tail != sec.size() - p) corrupt("lanes stream sizes do not add up to the section");
-  LaneInput in;
+  LanesSection out;
+  out.steps = steps;
   const uint8_t* at = sec.data() + p;
   for (int g = 0; g < kLaneGroups; ++g) {
-    in.group[g] = at;
+    out.in.group[g] = at;
     at += sizes[g];
-    in.group_end[g] = at;
+    out.in.group_end[g] = at;
   }
-  in.escapes = at;
+  out.in.escapes = at;
   at += sizes[kLaneGroups];
-  in.escapes_end = at;
-  if (!lanes_decoder()(in, steps, S.lane_blocks, dst, warm)) corrupt("lanes streams do not match their contents");
-  std::memcpy(dst + steps * kLaneStep, at, tail);
+  out.in.escapes_end = at;
+  out.tail = at;
+  return out;
+}
+
+const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t n, uint8_t* dst, Prefetcher& warm) {
+  const LanesSection L = parse_lanes(sec, n);
+  if (!lanes_decoder()(L.in, L.steps, s_->lane_blocks, dst, warm)) corrupt("lanes streams do not match their contents");
+  std::memcpy(dst + L.steps * kLaneStep, L.tail, n - L.steps * kLaneStep);
   return dst;
+}
+
+bool StreamDecoder::can_decode_merged16(std::span<const uint8_t> in, size_t pos) noexcept {
+  return pos < in.size() && in[pos] == static_cast<uint8_t>(StreamMode::lanes) && lanes_decoder_merge16() != nullptr;
+}
+
+const uint8_t* StreamDecoder::decode_merged16(std::span<const uint8_t> in, size_t& pos, size_t n, const uint8_t* lo,
+                                              uint8_t* dst, Prefetcher* warm) {
+  Prefetcher none;
+  const StreamHeader h = peek_stream(in, pos, n);
+  if (h.coded_size > in.size() - pos) truncated("section runs past the end of the chunk");
+  if (h.mode != StreamMode::lanes || !lanes_decoder_merge16()) throw Error(Errc::internal, "decode_merged16: not a fused LANES stream");
+  const LanesSection L = parse_lanes({in.data() + pos + 5, h.coded_size - 5}, n);
+  if (!lanes_decoder_merge16()(L.in, L.steps, s_->lane_blocks, lo, dst, warm ? *warm : none))
+    corrupt("lanes streams do not match their contents");
+  pos += h.coded_size;
+  return L.tail;
 }
 
 }  // namespace tenzip::detail

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "entropy/huffman.hpp"
+#include "entropy/lanes.hpp"
 #include "util/prefetch.hpp"
 
 namespace tenzip::detail {
@@ -91,7 +92,24 @@ class StreamDecoder {
   // The code length L if the last stream decoded was HUFF with flat codes of L bits, else 0.
   int last_flat_length() const noexcept;
 
+  // Whether the stream at in[pos] can decode merged with a low-byte stream (decode_merged16):
+  // a LANES stream, on a CPU with the fused decoder (lanes_decoder_merge16).
+  static bool can_decode_merged16(std::span<const uint8_t> in, size_t pos) noexcept;
+  // The exponent stream of n 2-byte elements (bf16, fp16), at in[pos], decoded and merged
+  // with the low bytes lo[0, n) straight into the elements (doc/FORMAT.md 12.1), advancing
+  // pos: elements 0 .. m - 1 into dst (2 bytes each), m = n / 128 * 128. Returns the stream's
+  // last n - m symbols (stored as they are), for the caller to merge. Only where
+  // can_decode_merged16; the same errors as decode(), dst then partly written.
+  const uint8_t* decode_merged16(std::span<const uint8_t> in, size_t& pos, size_t n, const uint8_t* lo, uint8_t* dst,
+                                 Prefetcher* warm = nullptr);
+
  private:
+  struct LanesSection {
+    LaneInput in;
+    size_t steps;
+    const uint8_t* tail;  // the last n - steps * 128 symbols, stored as they are
+  };
+  LanesSection parse_lanes(std::span<const uint8_t> section, size_t n);
   const uint8_t* decode_lanes(std::span<const uint8_t> section, size_t n, uint8_t* dst, Prefetcher& warm);
   struct Scratch;
   std::unique_ptr<Scratch> s_;

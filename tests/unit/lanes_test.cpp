@@ -9,12 +9,14 @@
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <string>
 #include <vector>
 
 #include "codec/chunk_codec.hpp"
 #include "container/format.hpp"
 #include "entropy/lanes.hpp"
 #include "entropy/stream_coder.hpp"
+#include "split/split.hpp"
 #include "tenzip/tenzip.hpp"
 
 using namespace tenzip;
@@ -212,6 +214,18 @@ TEST(Lanes, KernelsRoundTripAndAgree) {
         ASSERT_EQ(0, std::memcmp(out.data(), syms.data(), syms.size()));
         EXPECT_EQ(out[syms.size()], 0xAB) << "wrote past the output";
       }
+      // The decoder with the merge folded in writes what merge() makes of the symbols and a
+      // low-byte stream (exactly: compared with the portable merge, bytes).
+      if (LanesDecodeMerge16Fn fused = lanes_decode_merge16_avx512()) {
+        const auto lo = symbols(syms.size(), static_cast<uint32_t>(steps + 7 * kind), 3);
+        std::vector<uint8_t> expect(2 * syms.size());
+        split_kernels_scalar().merge16(syms.data(), lo.data(), syms.size(), expect.data());
+        std::vector<uint8_t> out(2 * syms.size() + 64, 0xAB);
+        Prefetcher warm(out.data(), 2 * syms.size());
+        ASSERT_TRUE(fused(c.input(), steps, c.block_dec.data(), lo.data(), out.data(), warm));
+        ASSERT_EQ(0, std::memcmp(out.data(), expect.data(), expect.size()));
+        EXPECT_EQ(out[expect.size()], 0xAB) << "wrote past the output";
+      }
     }
 }
 
@@ -241,6 +255,15 @@ TEST(Lanes, KernelsRejectDamagedStreamsAlike) {
       Prefetcher none;
       verdicts.push_back(decode(exact.input(), steps, good.block_dec.data(), out.data(), none));
       outs.push_back(out);
+    }
+    if (LanesDecodeMerge16Fn fused = lanes_decode_merge16_avx512()) {  // its elements' high bytes
+      const std::vector<uint8_t> lo(steps * kLaneStep, 0x5A);
+      std::vector<uint8_t> elems(2 * steps * kLaneStep), hi(steps * kLaneStep);
+      Prefetcher none;
+      verdicts.push_back(fused(exact.input(), steps, good.block_dec.data(), lo.data(), elems.data(), none));
+      std::vector<uint8_t> lo_back(steps * kLaneStep);
+      split_kernels_scalar().split16(elems.data(), hi.size(), hi.data(), lo_back.data());
+      outs.push_back(hi);
     }
     if (what <= 1) {
       EXPECT_FALSE(verdicts[0]) << "trial " << trial;
@@ -317,6 +340,96 @@ TEST(StreamCoder, DamagedLanesStreamsFailCleanly) {
     size_t pos = 0;
     EXPECT_THROW(dec.decode(bad, pos, n, out.data()), Error) << cut;
   }
+}
+
+// A chunk decode's result: the elements, or the error.
+struct ChunkResult {
+  bool threw = false;
+  Errc code = Errc::internal;
+  std::string what;
+  std::vector<uint8_t> out;
+};
+template <class F>
+ChunkResult chunk_result(size_t bytes, F&& f) {
+  ChunkResult r;
+  r.out.assign(bytes, 0);
+  try {
+    f(r.out.data());
+  } catch (const Error& e) {
+    r.threw = true;
+    r.code = e.code();
+    r.what = e.what();
+    r.out.clear();
+  }
+  return r;
+}
+
+// Where the CPU has the LANES decoder with the merge folded in, bf16 and fp16 chunks decode
+// through it: its result must be the plain path's (exponents, then low bytes, then merge()),
+// the same elements or the same error, for every bit flip and every truncation of a chunk
+// whose low-byte stream is RAW and of one whose low bytes are coded (so that either stream
+// can be the bad one). Elsewhere the chunk decoder takes the plain path and this checks it
+// against itself.
+TEST(ChunkCodec, FusedLanesMergeDecodesAndFailsAsThePlainPath) {
+  if (!lanes_decoder_merge16()) GTEST_SKIP() << "no fused LANES decoder on this CPU";
+  std::mt19937 rng(11);
+  for (DType dtype : {DType::bf16, DType::fp16})
+    for (bool coded_lo : {false, true}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dtype) << (coded_lo ? " coded low bytes" : " raw low bytes"));
+      const size_t n = 3000 + 77;  // 24 steps and a tail
+      std::vector<uint8_t> src(2 * n);
+      for (size_t i = 0; i < n; ++i) {
+        src[2 * i] = static_cast<uint8_t>(coded_lo ? 0x10 * (rng() % 3) : rng());
+        // Exponent-like high bytes; a random sign makes the rotated low byte uniform (RAW).
+        src[2 * i + 1] = static_cast<uint8_t>((0x3c + std::min<int>(std::geometric_distribution<int>(0.4)(rng), 9)) |
+                                              (coded_lo ? 0 : rng() & 0x80));
+      }
+      ChunkEncoder enc;
+      std::vector<uint8_t> payload;
+      enc.encode(dtype, src.data(), n, 3, payload, /*lanes=*/true);
+      ASSERT_EQ(payload[0], static_cast<uint8_t>(StreamMode::lanes));
+      const StreamHeader h0 = peek_stream(payload, 0, n);
+      ASSERT_EQ(payload[h0.coded_size] != static_cast<uint8_t>(StreamMode::raw), coded_lo);
+      ChunkDecoder fused;
+      auto plain = [&](std::span<const uint8_t> p, uint8_t* dst) {
+        StreamDecoder dec;
+        std::vector<uint8_t> s0(n), s1(n);
+        size_t pos = 0;
+        const uint8_t* streams[2];
+        streams[0] = dec.decode(p, pos, n, s0.data());
+        streams[1] = dec.decode(p, pos, n, s1.data());
+        if (pos != p.size()) throw Error(Errc::corrupt_input, "trailing bytes");
+        merge(dtype, streams, n, dst);
+      };
+      // Only payloads whose first stream is LANES take the fused path (the rest share the code).
+      auto check = [&](std::span<const uint8_t> p, const std::string& what) {
+        if (!StreamDecoder::can_decode_merged16(p, 0)) return;
+        const ChunkResult a = chunk_result(2 * n, [&](uint8_t* dst) { fused.decode(dtype, p, dst, n); });
+        const ChunkResult b = chunk_result(2 * n, [&](uint8_t* dst) { plain(p, dst); });
+        ASSERT_EQ(a.threw, b.threw) << what << ": " << a.what << " | " << b.what;
+        if (!a.threw) {
+          ASSERT_EQ(a.out, b.out) << what;
+        } else {
+          ASSERT_EQ(errc_name(a.code), errc_name(b.code)) << what << ": " << a.what << " | " << b.what;
+          if (b.what != "trailing bytes") {
+            ASSERT_EQ(a.what, b.what) << what;
+          }
+        }
+      };
+      check(payload, "intact");
+      const ChunkResult ok = chunk_result(2 * n, [&](uint8_t* dst) { fused.decode(dtype, payload, dst, n); });
+      ASSERT_EQ(ok.out, src);
+      for (size_t i = 0; i < payload.size(); ++i)
+        for (uint8_t flip : {0x01, 0x80}) {
+          std::vector<uint8_t> bad = payload;
+          bad[i] ^= flip;
+          check(bad, "flip " + std::to_string(flip) + " at " + std::to_string(i));
+        }
+      for (size_t cut = 0; cut < payload.size(); ++cut) {
+        const std::vector<uint8_t> bad(payload.begin(), payload.begin() + static_cast<ptrdiff_t>(cut));
+        check(bad, "cut at " + std::to_string(cut));
+      }
+    }
 }
 
 TEST(ChunkCodec, RealCorpusTensorsRoundTripAsLanes) {
