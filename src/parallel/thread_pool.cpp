@@ -51,9 +51,27 @@ struct ThreadPool::State {
   }
 };
 
-ThreadPool::ThreadPool(unsigned threads) : size_(resolve_threads(threads)), st_(std::make_unique<State>()) {
-  st_->threads.reserve(size_ - 1);
-  for (unsigned w = 1; w < size_; ++w) st_->threads.emplace_back([this, w] { worker_loop(w); });
+// The threads start at the first parallel_for that has work for them: a pool that only ever
+// sees single items (a small input) never pays for creating them (~30 us each here).
+ThreadPool::ThreadPool(unsigned threads) : size_(resolve_threads(threads)), st_(std::make_unique<State>()) {}
+
+void ThreadPool::start_threads() {
+  State& s = *st_;
+  if (!s.threads.empty()) return;
+  try {
+    s.threads.reserve(size_ - 1);
+    for (unsigned w = 1; w < size_; ++w) s.threads.emplace_back([this, w] { worker_loop(w); });
+  } catch (...) {  // all or none: a parallel_for counts on size() - 1 of them
+    {
+      std::lock_guard<std::mutex> lk(s.m);
+      s.stop = true;
+    }
+    s.cv_work.notify_all();
+    for (auto& t : s.threads) t.join();
+    s.threads.clear();
+    s.stop = false;
+    throw;
+  }
 }
 
 ThreadPool::~ThreadPool() {
@@ -92,6 +110,7 @@ void ThreadPool::parallel_for(size_t n, const Fn& fn) {
   s.fail_index.store(SIZE_MAX);
   s.error = nullptr;
   const bool wake = size_ > 1 && n > 1;  // a single item is cheaper on the calling thread
+  if (wake) start_threads();
   if (wake) {
     std::lock_guard<std::mutex> lk(s.m);
     s.busy = size_ - 1;

@@ -1,4 +1,5 @@
-// A small fixed thread pool: the calling thread is worker 0, size()-1 threads wait for work.
+// A small fixed thread pool: the calling thread is worker 0, size()-1 threads wait for work
+// (started at the first parallel_for with more than one item).
 // One parallel_for at a time per pool; callers keep per-worker scratch indexed by `worker`.
 #pragma once
 
@@ -37,6 +38,7 @@ class ThreadPool {
 
  private:
   struct State;
+  void start_threads();
   void worker_loop(unsigned worker);
   unsigned size_;
   std::unique_ptr<State> st_;
