@@ -129,8 +129,8 @@ void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t
   } else if (k == 1) {
     const uint8_t* p = s_->streams.decode(payload, pos, n_elems, dst);
     if (p != dst) std::memcpy(dst, p, n_elems);
-  } else if (k == 2 && StreamDecoder::can_decode_merged16(payload, pos)) {
-    decode_merged16(payload, pos, dst, n_elems);
+  } else if (StreamDecoder::can_decode_merged(payload, pos, k)) {
+    decode_merged(dtype, payload, pos, dst, n_elems);
   } else {
     const uint8_t* streams[kMaxStreams];
     // The merge writes the whole chunk to dst, usually not in cache: its lines are fetched
@@ -146,33 +146,39 @@ void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t
     throw Error(Errc::corrupt_input, "chunk payload: " + std::to_string(payload.size() - pos) + " unexpected trailing bytes");
 }
 
-// The two streams of 2-byte elements whose exponents are LANES, on a CPU whose LANES decoder
-// merges as it goes: the low bytes first (stream 1), then the exponents straight into dst.
-// Errors are reported in stream order as by the unfused path: if the low bytes are bad, the
-// exponent stream is decoded on its own first, and its error, if any, is the one thrown.
-void ChunkDecoder::decode_merged16(std::span<const uint8_t> payload, size_t& pos, uint8_t* dst, size_t n_elems) {
+// The streams of 2- or 4-byte elements whose exponents are LANES, on a CPU whose LANES decoder
+// merges as it goes: the other streams first, then the exponents straight into dst. Errors are
+// reported in stream order as by the unfused path: if a later stream is bad, the exponent
+// stream is decoded on its own first, and its error, if any, is the one thrown.
+void ChunkDecoder::decode_merged(DType dtype, std::span<const uint8_t> payload, size_t& pos, uint8_t* dst,
+                                 size_t n_elems) {
+  const int k = stream_count(dtype);
   const StreamHeader h0 = peek_stream(payload, pos, n_elems);
+  s_->decoded[0].resize(n_elems);
   if (h0.coded_size > payload.size() - pos) {  // the plain decoder reports it
-    s_->decoded[0].resize(n_elems);
     s_->streams.decode(payload, pos, n_elems, s_->decoded[0].data());
   }
-  size_t pos1 = pos + h0.coded_size;
-  s_->decoded[1].resize(n_elems);
-  const uint8_t* lo = nullptr;
+  size_t next = pos + h0.coded_size;
+  const uint8_t* streams[kMaxStreams];
   try {
-    lo = s_->streams.decode(payload, pos1, n_elems, s_->decoded[1].data());
+    for (int s = 1; s < k; ++s) {
+      s_->decoded[s].resize(n_elems);
+      streams[s] = s_->streams.decode(payload, next, n_elems, s_->decoded[s].data());
+    }
   } catch (const Error&) {
-    s_->decoded[0].resize(n_elems);
     size_t p0 = pos;
     s_->streams.decode(payload, p0, n_elems, s_->decoded[0].data());
     throw;
   }
-  Prefetcher warm(dst, n_elems * 2);
-  const uint8_t* tail = s_->streams.decode_merged16(payload, pos, n_elems, lo, dst, &warm);
+  Prefetcher warm(dst, n_elems * static_cast<size_t>(k));
+  streams[0] = s_->streams.decode_merged(payload, pos, n_elems, k, streams + 1, dst, &warm);
+  // The last n mod 128 elements: their exponents are stored after the lanes' streams.
   const size_t m = n_elems / kLaneStep * kLaneStep;
-  const uint8_t* rest[2] = {tail, lo + m};
-  split_kernels().merge16(rest[0], rest[1], n_elems - m, dst + 2 * m);
-  pos = pos1;
+  const uint8_t* tail[kMaxStreams];
+  tail[0] = streams[0];
+  for (int s = 1; s < k; ++s) tail[s] = streams[s] + m;
+  merge(dtype, tail, n_elems - m, dst + m * static_cast<size_t>(k));
+  pos = next;
 }
 
 std::vector<StreamStats> describe_chunk(DType dtype, std::span<const uint8_t> payload, size_t n_elems) {

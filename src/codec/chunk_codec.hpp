@@ -44,7 +44,7 @@ class ChunkDecoder {
   void decode(DType dtype, std::span<const uint8_t> payload, uint8_t* dst, size_t n_elems);
 
  private:
-  void decode_merged16(std::span<const uint8_t> payload, size_t& pos, uint8_t* dst, size_t n_elems);
+  void decode_merged(DType dtype, std::span<const uint8_t> payload, size_t& pos, uint8_t* dst, size_t n_elems);
   struct Scratch;
   std::unique_ptr<Scratch> s_;
 };

@@ -294,14 +294,12 @@ LanesDecodeFn lanes_decoder() noexcept {
   return f;
 }
 
-LanesDecodeMerge16Fn lanes_decoder_merge16() noexcept {
-  static const LanesDecodeMerge16Fn f = []() -> LanesDecodeMerge16Fn {
+LanesDecodeMergedFn lanes_decoder_merged(int elem_size) noexcept {
+  static const bool fused = [] {
     const char* off = std::getenv("TENZIP_NO_FUSED_MERGE");
-    if (off && std::string_view(off) == "1") return nullptr;
-    if (lanes_decoder() != lanes_decode_avx512()) return nullptr;
-    return lanes_decode_merge16_avx512();
+    return !(off && std::string_view(off) == "1") && lanes_decoder() == lanes_decode_avx512();
   }();
-  return f;
+  return fused ? lanes_decode_merged_avx512(elem_size) : nullptr;
 }
 
 }  // namespace tenzip::detail

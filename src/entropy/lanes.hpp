@@ -1,7 +1,7 @@
 // The LANES stream mode (doc/FORMAT.md 12.6, format version 3): Huffman codes of at most 8
 // bits over 128 interleaved bitstreams ("lanes"), laid out so that an AVX-512 (VBMI) decoder
-// holds a whole decode table in registers and decodes 32 symbols per lookup, and for bf16 and
-// fp16 merges them with the low bytes into elements in the same registers: about 1.75x faster
+// holds a whole decode table in registers and decodes 32 symbols per lookup, and for float
+// dtypes merges them with the other bytes into elements in the same registers: about 1.75x faster
 // whole-chunk bf16 decodes than HUFF's four bitstreams (codec_bench --lanes-e2e); with AVX2
 // only (gathers), 0.76x; portable, 0.33x. Hence opt-in.
 //
@@ -129,14 +129,15 @@ LanesDecodeFn lanes_decode_avx512() noexcept;
 LanesDecodeFn lanes_decode_avx2() noexcept;
 // The fastest available (TENZIP_LANES_DECODER=avx2 or =portable caps it, for measurements).
 LanesDecodeFn lanes_decoder() noexcept;
-// The decoder with the merge of 2-byte elements (doc/FORMAT.md 12.1) folded in: for the
-// exponent stream of bf16 or fp16, writes elements 0 .. steps * 128 - 1 to out (2 bytes each),
-// element i from symbol i and lo[i] (the low-byte stream), as merge() would; the same checks
-// and result as the plain decoder. AVX-512 only: null elsewhere, when lanes_decoder() is not
-// the AVX-512 one, or with TENZIP_NO_FUSED_MERGE=1 (callers then decode and merge apart).
-using LanesDecodeMerge16Fn = bool (*)(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
-                                      const uint8_t* lo, uint8_t* out, Prefetcher& warm);
-LanesDecodeMerge16Fn lanes_decode_merge16_avx512() noexcept;
-LanesDecodeMerge16Fn lanes_decoder_merge16() noexcept;
+// The decoder with the merge of elements (doc/FORMAT.md 12.1) folded in: for the exponent
+// stream (stream 0) of 2- or 4-byte elements, writes elements 0 .. steps * 128 - 1 to out,
+// element i from symbol i and rest[0][i], ..., rest[elem_size - 2][i] (streams 1, 2, 3), as
+// merge() would; the same checks and result as the plain decoder. AVX-512 only: null
+// elsewhere, for other sizes, when lanes_decoder() is not the AVX-512 one, or with
+// TENZIP_NO_FUSED_MERGE=1 (callers then decode and merge apart).
+using LanesDecodeMergedFn = bool (*)(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                                     const uint8_t* const* rest, uint8_t* out, Prefetcher& warm);
+LanesDecodeMergedFn lanes_decode_merged_avx512(int elem_size) noexcept;
+LanesDecodeMergedFn lanes_decoder_merged(int elem_size) noexcept;
 
 }  // namespace tenzip::detail

@@ -33,13 +33,35 @@ TENZIP_LANES_TARGET inline __m512i lookup256(const __m512i* t, __m512i idx, __mm
 // in the low byte of the k-th selected lane.
 TENZIP_LANES_TARGET inline __mmask64 even_bytes(__mmask32 m) noexcept { return _pdep_u64(m, 0x5555555555555555ull); }
 
-// kMerge16: instead of the symbols, writes the 2-byte elements they are the high bytes of
-// (doc/FORMAT.md 12.1): element i = rotate right by 1 of (symbol i << 8 | lo[i]), 64 bytes of
-// out per group. The symbols are already in 16-bit lanes, so the merge costs a load, a shift,
-// an or and a double shift per 32 elements, and the exponents never go through memory.
-template <bool kMerge16>
+// kElem 2 or 4: instead of the symbols, writes the elements they are the top bytes of
+// (doc/FORMAT.md 12.1), the element's other bytes from rest[0..kElem-2] (stream 1 = the next
+// byte down): element i = rotate right by 1 of (symbol i, rest[0][i], ...), 32 * kElem bytes
+// of out per group. The symbols are already in 16-bit lanes, so the merge is a few loads,
+// shifts and ors per 32 elements, and the exponents never go through memory.
+template <int kElem>
+TENZIP_LANES_TARGET inline void store_elements(__m512i sym, const uint8_t* const* rest, size_t i0, uint8_t* out) noexcept {
+  if constexpr (kElem == 2) {
+    const __m512i l = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rest[0] + i0)));
+    const __m512i r = _mm512_or_si512(_mm512_slli_epi16(sym, 8), l);  // drops the unused high bytes
+    _mm512_storeu_si512(out + 2 * i0, _mm512_shrdi_epi16(r, r, 1));
+  } else {
+    for (int h = 0; h < 2; ++h) {  // 16 elements per half
+      const size_t i = i0 + 16 * static_cast<size_t>(h);
+      const __m256i half = h == 0 ? _mm512_castsi512_si256(sym) : _mm512_extracti64x4_epi64(sym, 1);
+      __m512i b[3];
+      for (int s = 0; s < 3; ++s)
+        b[s] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(rest[s] + i)));
+      __m512i r = _mm512_slli_epi32(_mm512_cvtepu16_epi32(half), 24);  // drops the unused high bytes
+      r = _mm512_or_si512(r, _mm512_slli_epi32(b[0], 16));
+      r = _mm512_or_si512(r, _mm512_slli_epi32(b[1], 8));
+      r = _mm512_or_si512(r, b[2]);
+      _mm512_storeu_si512(out + 4 * i, _mm512_ror_epi32(r, 1));
+    }
+  }
+}
+template <int kElem>
 TENZIP_LANES_TARGET inline bool decode_impl(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
-                                            const uint8_t* lo, uint8_t* out, Prefetcher& warm) noexcept {
+                                            const uint8_t* const* rest, uint8_t* out, Prefetcher& warm) noexcept {
   __m512i S[4], Ln[4];
   const __m512i len_bits = _mm512_set1_epi16(0x0F), esc_bit = _mm512_set1_epi16(0x80), eight = _mm512_set1_epi16(8);
   __m512i buf[kLaneGroups], unread[kLaneGroups];
@@ -76,10 +98,8 @@ TENZIP_LANES_TARGET inline bool decode_impl(const LaneInput& in, size_t steps, c
         e += c;
       }
       const size_t i0 = t * kLaneStep + g * kLanesPerGroup;
-      if constexpr (kMerge16) {
-        const __m512i l = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(lo + i0)));
-        const __m512i r = _mm512_or_si512(_mm512_slli_epi16(sym, 8), l);  // drops the unused high bytes
-        _mm512_storeu_si512(out + 2 * i0, _mm512_shrdi_epi16(r, r, 1));
+      if constexpr (kElem > 1) {
+        store_elements<kElem>(sym, rest, i0, out);
       } else {
         _mm256_storeu_si256(reinterpret_cast<__m256i*>(out + i0), _mm512_cvtepi16_epi8(sym));
       }
@@ -101,11 +121,15 @@ TENZIP_LANES_TARGET inline bool decode_impl(const LaneInput& in, size_t steps, c
 }
 TENZIP_LANES_TARGET bool decode(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
                                 uint8_t* out, Prefetcher& warm) noexcept {
-  return decode_impl<false>(in, steps, block_tables, nullptr, out, warm);
+  return decode_impl<1>(in, steps, block_tables, nullptr, out, warm);
 }
-TENZIP_LANES_TARGET bool decode_merge16(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
-                                        const uint8_t* lo, uint8_t* out, Prefetcher& warm) noexcept {
-  return decode_impl<true>(in, steps, block_tables, lo, out, warm);
+TENZIP_LANES_TARGET bool decode_merged2(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                                        const uint8_t* const* rest, uint8_t* out, Prefetcher& warm) noexcept {
+  return decode_impl<2>(in, steps, block_tables, rest, out, warm);
+}
+TENZIP_LANES_TARGET bool decode_merged4(const LaneInput& in, size_t steps, const LaneDecTable* const* block_tables,
+                                        const uint8_t* const* rest, uint8_t* out, Prefetcher& warm) noexcept {
+  return decode_impl<4>(in, steps, block_tables, rest, out, warm);
 }
 // lanes_pass1_portable, 32 lanes at a time: 16-bit lanes hold the bits not yet in a
 // complete byte (< 8 + 8 code bits) and the decoder's unread count.
@@ -234,7 +258,10 @@ TENZIP_LANES_TARGET void pass2(const LaneSteps& st, size_t steps, uint8_t* const
 }  // namespace
 
 LanesDecodeFn lanes_decode_avx512() noexcept { return cpu_has_avx512_vbmi() ? decode : nullptr; }
-LanesDecodeMerge16Fn lanes_decode_merge16_avx512() noexcept { return cpu_has_avx512_vbmi() ? decode_merge16 : nullptr; }
+LanesDecodeMergedFn lanes_decode_merged_avx512(int elem_size) noexcept {
+  if (!cpu_has_avx512_vbmi()) return nullptr;
+  return elem_size == 2 ? decode_merged2 : elem_size == 4 ? decode_merged4 : nullptr;
+}
 LanesPass1Fn lanes_pass1_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass1 : nullptr; }
 LanesPass2Fn lanes_pass2_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass2 : nullptr; }
 
@@ -244,7 +271,7 @@ LanesPass2Fn lanes_pass2_avx512() noexcept { return cpu_has_avx512_vbmi() ? pass
 
 namespace tenzip::detail {
 LanesDecodeFn lanes_decode_avx512() noexcept { return nullptr; }
-LanesDecodeMerge16Fn lanes_decode_merge16_avx512() noexcept { return nullptr; }
+LanesDecodeMergedFn lanes_decode_merged_avx512(int) noexcept { return nullptr; }
 LanesPass1Fn lanes_pass1_avx512() noexcept { return nullptr; }
 LanesPass2Fn lanes_pass2_avx512() noexcept { return nullptr; }
 }  // namespace tenzip::detail

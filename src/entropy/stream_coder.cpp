@@ -745,18 +745,20 @@ const uint8_t* StreamDecoder::decode_lanes(std::span<const uint8_t> sec, size_t 
   return dst;
 }
 
-bool StreamDecoder::can_decode_merged16(std::span<const uint8_t> in, size_t pos) noexcept {
-  return pos < in.size() && in[pos] == static_cast<uint8_t>(StreamMode::lanes) && lanes_decoder_merge16() != nullptr;
+bool StreamDecoder::can_decode_merged(std::span<const uint8_t> in, size_t pos, int elem_size) noexcept {
+  return pos < in.size() && in[pos] == static_cast<uint8_t>(StreamMode::lanes) &&
+         lanes_decoder_merged(elem_size) != nullptr;
 }
 
-const uint8_t* StreamDecoder::decode_merged16(std::span<const uint8_t> in, size_t& pos, size_t n, const uint8_t* lo,
-                                              uint8_t* dst, Prefetcher* warm) {
+const uint8_t* StreamDecoder::decode_merged(std::span<const uint8_t> in, size_t& pos, size_t n, int elem_size,
+                                            const uint8_t* const* rest, uint8_t* dst, Prefetcher* warm) {
   Prefetcher none;
   const StreamHeader h = peek_stream(in, pos, n);
   if (h.coded_size > in.size() - pos) truncated("section runs past the end of the chunk");
-  if (h.mode != StreamMode::lanes || !lanes_decoder_merge16()) throw Error(Errc::internal, "decode_merged16: not a fused LANES stream");
+  const LanesDecodeMergedFn fused = lanes_decoder_merged(elem_size);
+  if (h.mode != StreamMode::lanes || !fused) throw Error(Errc::internal, "decode_merged: not a fused LANES stream");
   const LanesSection L = parse_lanes({in.data() + pos + 5, h.coded_size - 5}, n);
-  if (!lanes_decoder_merge16()(L.in, L.steps, s_->lane_blocks, lo, dst, warm ? *warm : none))
+  if (!fused(L.in, L.steps, s_->lane_blocks, rest, dst, warm ? *warm : none))
     corrupt("lanes streams do not match their contents");
   pos += h.coded_size;
   return L.tail;

@@ -92,16 +92,16 @@ class StreamDecoder {
   // The code length L if the last stream decoded was HUFF with flat codes of L bits, else 0.
   int last_flat_length() const noexcept;
 
-  // Whether the stream at in[pos] can decode merged with a low-byte stream (decode_merged16):
-  // a LANES stream, on a CPU with the fused decoder (lanes_decoder_merge16).
-  static bool can_decode_merged16(std::span<const uint8_t> in, size_t pos) noexcept;
-  // The exponent stream of n 2-byte elements (bf16, fp16), at in[pos], decoded and merged
-  // with the low bytes lo[0, n) straight into the elements (doc/FORMAT.md 12.1), advancing
-  // pos: elements 0 .. m - 1 into dst (2 bytes each), m = n / 128 * 128. Returns the stream's
-  // last n - m symbols (stored as they are), for the caller to merge. Only where
-  // can_decode_merged16; the same errors as decode(), dst then partly written.
-  const uint8_t* decode_merged16(std::span<const uint8_t> in, size_t& pos, size_t n, const uint8_t* lo, uint8_t* dst,
-                                 Prefetcher* warm = nullptr);
+  // Whether the stream at in[pos] can decode merged with the other streams of elements of
+  // elem_size bytes (decode_merged): a LANES stream, on a CPU with the fused decoder.
+  static bool can_decode_merged(std::span<const uint8_t> in, size_t pos, int elem_size) noexcept;
+  // The exponent stream (stream 0) of n elements of elem_size bytes, at in[pos], decoded and
+  // merged with the other streams rest[0 .. elem_size - 2] (n bytes each) straight into the
+  // elements (doc/FORMAT.md 12.1), advancing pos: elements 0 .. m - 1 into dst, m = n / 128
+  // * 128. Returns the stream's last n - m symbols (stored as they are), for the caller to
+  // merge. Only where can_decode_merged; the same errors as decode(), dst then partly written.
+  const uint8_t* decode_merged(std::span<const uint8_t> in, size_t& pos, size_t n, int elem_size,
+                               const uint8_t* const* rest, uint8_t* dst, Prefetcher* warm = nullptr);
 
  private:
   struct LanesSection {

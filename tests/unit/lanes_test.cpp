@@ -214,16 +214,24 @@ TEST(Lanes, KernelsRoundTripAndAgree) {
         ASSERT_EQ(0, std::memcmp(out.data(), syms.data(), syms.size()));
         EXPECT_EQ(out[syms.size()], 0xAB) << "wrote past the output";
       }
-      // The decoder with the merge folded in writes what merge() makes of the symbols and a
-      // low-byte stream (exactly: compared with the portable merge, bytes).
-      if (LanesDecodeMerge16Fn fused = lanes_decode_merge16_avx512()) {
-        const auto lo = symbols(syms.size(), static_cast<uint32_t>(steps + 7 * kind), 3);
-        std::vector<uint8_t> expect(2 * syms.size());
-        split_kernels_scalar().merge16(syms.data(), lo.data(), syms.size(), expect.data());
-        std::vector<uint8_t> out(2 * syms.size() + 64, 0xAB);
-        Prefetcher warm(out.data(), 2 * syms.size());
-        ASSERT_TRUE(fused(c.input(), steps, c.block_dec.data(), lo.data(), out.data(), warm));
-        ASSERT_EQ(0, std::memcmp(out.data(), expect.data(), expect.size()));
+      // The decoder with the merge folded in writes what merge() makes of the symbols and the
+      // other streams of 2- and 4-byte elements (exactly: compared with the portable merge).
+      for (int es : {2, 4}) {
+        const LanesDecodeMergedFn fused = lanes_decode_merged_avx512(es);
+        if (!fused) continue;
+        std::vector<std::vector<uint8_t>> rest;
+        const uint8_t* streams[4] = {syms.data()};
+        for (int s = 1; s < es; ++s) {
+          rest.push_back(symbols(syms.size(), static_cast<uint32_t>(steps + 7 * kind + s), 3));
+          streams[s] = rest.back().data();
+        }
+        std::vector<uint8_t> expect(es * syms.size());
+        if (es == 2) split_kernels_scalar().merge16(streams[0], streams[1], syms.size(), expect.data());
+        else split_kernels_scalar().merge32(streams[0], streams[1], streams[2], streams[3], syms.size(), expect.data());
+        std::vector<uint8_t> out(expect.size() + 64, 0xAB);
+        Prefetcher warm(out.data(), expect.size());
+        ASSERT_TRUE(fused(c.input(), steps, c.block_dec.data(), streams + 1, out.data(), warm)) << es;
+        ASSERT_EQ(0, std::memcmp(out.data(), expect.data(), expect.size())) << es;
         EXPECT_EQ(out[expect.size()], 0xAB) << "wrote past the output";
       }
     }
@@ -256,14 +264,18 @@ TEST(Lanes, KernelsRejectDamagedStreamsAlike) {
       verdicts.push_back(decode(exact.input(), steps, good.block_dec.data(), out.data(), none));
       outs.push_back(out);
     }
-    if (LanesDecodeMerge16Fn fused = lanes_decode_merge16_avx512()) {  // its elements' high bytes
-      const std::vector<uint8_t> lo(steps * kLaneStep, 0x5A);
-      std::vector<uint8_t> elems(2 * steps * kLaneStep), hi(steps * kLaneStep);
+    for (int es : {2, 4}) {  // the fused decoders, by their elements' top bytes
+      const LanesDecodeMergedFn fused = lanes_decode_merged_avx512(es);
+      if (!fused) continue;
+      const size_t m = steps * kLaneStep;
+      const std::vector<uint8_t> other(m, 0x5A);
+      const uint8_t* rest[3] = {other.data(), other.data(), other.data()};
+      std::vector<uint8_t> elems(es * m), top(m), b1(m), b2(m), b3(m);
       Prefetcher none;
-      verdicts.push_back(fused(exact.input(), steps, good.block_dec.data(), lo.data(), elems.data(), none));
-      std::vector<uint8_t> lo_back(steps * kLaneStep);
-      split_kernels_scalar().split16(elems.data(), hi.size(), hi.data(), lo_back.data());
-      outs.push_back(hi);
+      verdicts.push_back(fused(exact.input(), steps, good.block_dec.data(), rest, elems.data(), none));
+      if (es == 2) split_kernels_scalar().split16(elems.data(), m, top.data(), b1.data());
+      else split_kernels_scalar().split32(elems.data(), m, top.data(), b1.data(), b2.data(), b3.data());
+      outs.push_back(top);
     }
     if (what <= 1) {
       EXPECT_FALSE(verdicts[0]) << "trial " << trial;
@@ -364,48 +376,56 @@ ChunkResult chunk_result(size_t bytes, F&& f) {
   return r;
 }
 
-// Where the CPU has the LANES decoder with the merge folded in, bf16 and fp16 chunks decode
-// through it: its result must be the plain path's (exponents, then low bytes, then merge()),
+// Where the CPU has the LANES decoder with the merge folded in, bf16, fp16 and fp32 chunks
+// decode through it: its result must be the plain path's (the streams in order, then merge()),
 // the same elements or the same error, for every bit flip and every truncation of a chunk
-// whose low-byte stream is RAW and of one whose low bytes are coded (so that either stream
-// can be the bad one). Elsewhere the chunk decoder takes the plain path and this checks it
-// against itself.
+// whose other streams are RAW and of one where they are coded (so that any stream can be the
+// bad one).
 TEST(ChunkCodec, FusedLanesMergeDecodesAndFailsAsThePlainPath) {
-  if (!lanes_decoder_merge16()) GTEST_SKIP() << "no fused LANES decoder on this CPU";
+  if (!lanes_decoder_merged(2)) GTEST_SKIP() << "no fused LANES decoder on this CPU";
   std::mt19937 rng(11);
-  for (DType dtype : {DType::bf16, DType::fp16})
-    for (bool coded_lo : {false, true}) {
-      SCOPED_TRACE(testing::Message() << dtype_name(dtype) << (coded_lo ? " coded low bytes" : " raw low bytes"));
+  for (DType dtype : {DType::bf16, DType::fp16, DType::fp32})
+    for (bool coded : {false, true}) {
+      SCOPED_TRACE(testing::Message() << dtype_name(dtype) << (coded ? " coded low bytes" : " raw low bytes"));
+      const size_t es = dtype_size(dtype);
       const size_t n = 3000 + 77;  // 24 steps and a tail
-      std::vector<uint8_t> src(2 * n);
+      std::vector<uint8_t> src(es * n);
       for (size_t i = 0; i < n; ++i) {
-        src[2 * i] = static_cast<uint8_t>(coded_lo ? 0x10 * (rng() % 3) : rng());
-        // Exponent-like high bytes; a random sign makes the rotated low byte uniform (RAW).
-        src[2 * i + 1] = static_cast<uint8_t>((0x3c + std::min<int>(std::geometric_distribution<int>(0.4)(rng), 9)) |
-                                              (coded_lo ? 0 : rng() & 0x80));
+        for (size_t b = 0; b + 1 < es; ++b) src[es * i + b] = static_cast<uint8_t>(coded ? 0x10 * (rng() % 3) : rng());
+        // Exponent-like top bytes; a random sign makes the rotated low byte uniform (RAW).
+        src[es * i + es - 1] = static_cast<uint8_t>(
+            (0x3c + std::min<int>(std::geometric_distribution<int>(0.4)(rng), 9)) | (coded ? 0 : rng() & 0x80));
       }
       ChunkEncoder enc;
       std::vector<uint8_t> payload;
       enc.encode(dtype, src.data(), n, 3, payload, /*lanes=*/true);
       ASSERT_EQ(payload[0], static_cast<uint8_t>(StreamMode::lanes));
-      const StreamHeader h0 = peek_stream(payload, 0, n);
-      ASSERT_EQ(payload[h0.coded_size] != static_cast<uint8_t>(StreamMode::raw), coded_lo);
+      size_t at = peek_stream(payload, 0, n).coded_size;
+      bool any_coded = false;
+      for (size_t s = 1; s < es; ++s) {
+        const StreamHeader h = peek_stream(payload, at, n);
+        any_coded |= h.mode != StreamMode::raw;
+        at += h.coded_size;
+      }
+      ASSERT_EQ(any_coded, coded);
       ChunkDecoder fused;
       auto plain = [&](std::span<const uint8_t> p, uint8_t* dst) {
         StreamDecoder dec;
-        std::vector<uint8_t> s0(n), s1(n);
+        std::vector<uint8_t> bufs[4];
+        const uint8_t* streams[4];
         size_t pos = 0;
-        const uint8_t* streams[2];
-        streams[0] = dec.decode(p, pos, n, s0.data());
-        streams[1] = dec.decode(p, pos, n, s1.data());
+        for (size_t s = 0; s < es; ++s) {
+          bufs[s].resize(n);
+          streams[s] = dec.decode(p, pos, n, bufs[s].data());
+        }
         if (pos != p.size()) throw Error(Errc::corrupt_input, "trailing bytes");
         merge(dtype, streams, n, dst);
       };
       // Only payloads whose first stream is LANES take the fused path (the rest share the code).
       auto check = [&](std::span<const uint8_t> p, const std::string& what) {
-        if (!StreamDecoder::can_decode_merged16(p, 0)) return;
-        const ChunkResult a = chunk_result(2 * n, [&](uint8_t* dst) { fused.decode(dtype, p, dst, n); });
-        const ChunkResult b = chunk_result(2 * n, [&](uint8_t* dst) { plain(p, dst); });
+        if (!StreamDecoder::can_decode_merged(p, 0, static_cast<int>(es))) return;
+        const ChunkResult a = chunk_result(es * n, [&](uint8_t* dst) { fused.decode(dtype, p, dst, n); });
+        const ChunkResult b = chunk_result(es * n, [&](uint8_t* dst) { plain(p, dst); });
         ASSERT_EQ(a.threw, b.threw) << what << ": " << a.what << " | " << b.what;
         if (!a.threw) {
           ASSERT_EQ(a.out, b.out) << what;
@@ -417,7 +437,7 @@ TEST(ChunkCodec, FusedLanesMergeDecodesAndFailsAsThePlainPath) {
         }
       };
       check(payload, "intact");
-      const ChunkResult ok = chunk_result(2 * n, [&](uint8_t* dst) { fused.decode(dtype, payload, dst, n); });
+      const ChunkResult ok = chunk_result(es * n, [&](uint8_t* dst) { fused.decode(dtype, payload, dst, n); });
       ASSERT_EQ(ok.out, src);
       for (size_t i = 0; i < payload.size(); ++i)
         for (uint8_t flip : {0x01, 0x80}) {
