@@ -39,7 +39,8 @@ TENZIP_LANES_TARGET inline __mmask64 even_bytes(__mmask32 m) noexcept { return _
 // of out per group. The symbols are already in 16-bit lanes, so the merge is a few loads,
 // shifts and ors per 32 elements, and the exponents never go through memory.
 template <int kElem>
-TENZIP_LANES_TARGET inline void store_elements(__m512i sym, const uint8_t* const* rest, size_t i0, uint8_t* out) noexcept {
+TENZIP_LANES_TARGET inline void store_elements(__m512i sym, const uint8_t* const* rest, size_t i0,
+                                               uint8_t* out) noexcept {
   if constexpr (kElem == 2) {
     const __m512i l = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(rest[0] + i0)));
     const __m512i r = _mm512_or_si512(_mm512_slli_epi16(sym, 8), l);  // drops the unused high bytes

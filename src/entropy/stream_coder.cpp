@@ -753,6 +753,7 @@ bool StreamDecoder::can_decode_merged(std::span<const uint8_t> in, size_t pos, i
 const uint8_t* StreamDecoder::decode_merged(std::span<const uint8_t> in, size_t& pos, size_t n, int elem_size,
                                             const uint8_t* const* rest, uint8_t* dst, Prefetcher* warm) {
   Prefetcher none;
+  s_->last_flat = 0;
   const StreamHeader h = peek_stream(in, pos, n);
   if (h.coded_size > in.size() - pos) truncated("section runs past the end of the chunk");
   const LanesDecodeMergedFn fused = lanes_decoder_merged(elem_size);
