@@ -148,18 +148,26 @@ TEST(ApiSegments, InvalidArguments) {
             Errc::invalid_argument);
 }
 
+// The sink is never called again once it has thrown (frames are emitted while others are
+// still being encoded), and the Compressor refuses further use.
 TEST(ApiSegments, SinkFailureStopsTheCompressor) {
-  int calls = 0;
-  CompressOptions opts;
-  opts.chunk_elems = 16;
-  Compressor c(opts, [&](std::span<const uint8_t>) {
-    if (++calls == 2) throw std::runtime_error("disk full");
-  });
-  const Bytes data = weight_bytes(DType::bytes, 1000, 5);
-  EXPECT_THROW(c.write(data), std::runtime_error);
-  const Outcome o = outcome_of([&] { c.finish(); });
-  EXPECT_TRUE(o.threw_error);
-  EXPECT_EQ(o.code, Errc::invalid_argument);
+  for (unsigned threads : {1u, 2u, 3u}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    int calls = 0;
+    CompressOptions opts;
+    opts.chunk_elems = 16;
+    opts.threads = threads;
+    Compressor c(opts, [&](std::span<const uint8_t>) {
+      if (++calls == 3) throw std::runtime_error("disk full");
+    });
+    const Bytes data = weight_bytes(DType::bytes, 1000, 5);  // 63 chunks: one batch
+    EXPECT_THROW(c.write(data), std::runtime_error);
+    EXPECT_EQ(calls, 3);
+    const Outcome o = outcome_of([&] { c.finish(); });
+    EXPECT_TRUE(o.threw_error);
+    EXPECT_EQ(o.code, Errc::invalid_argument);
+    EXPECT_EQ(calls, 3);
+  }
 }
 
 TEST(ApiSegments, SinkFailureInDecompressStreamPropagates) {
