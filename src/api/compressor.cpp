@@ -47,7 +47,7 @@ struct Compressor::Impl {
 
   CompressOptions opts;
   Sink sink;
-  ThreadPool pool;
+  PooledThreads pool;
   std::unique_ptr<ChunkEncoder[]> encoders;
   size_t batch_max;
 
@@ -68,8 +68,8 @@ struct Compressor::Impl {
   bool header_written = false, finished = false, failed = false;
 
   Impl(const CompressOptions& o, Sink s)
-      : opts(o), sink(std::move(s)), pool(o.threads), encoders(new ChunkEncoder[pool.size()]),
-        batch_max(batch_chunks(pool.size(), o.chunk_elems)) {
+      : opts(o), sink(std::move(s)), pool(o.threads), encoders(new ChunkEncoder[pool->size()]),
+        batch_max(batch_chunks(pool->size(), o.chunk_elems)) {
     jobs.reserve(batch_max + 2);
     index.segments.push_back({opts.dtype, 0, 0});
   }
@@ -114,7 +114,7 @@ struct Compressor::Impl {
     const size_t cb = chunk_bytes();
     while (!data.empty()) {
       // Large writes at a chunk boundary are encoded in place, without staging.
-      if (jobs.empty() && buf.size() == open_off && data.size() >= size_t{pool.size()} * cb) {
+      if (jobs.empty() && buf.size() == open_off && data.size() >= size_t{pool->size()} * cb) {
         const size_t k = std::min(batch_max, data.size() / cb);
         for (size_t i = 0; i < k; ++i) add_job(data.data() + i * cb, 0, opts.chunk_elems, cur_dtype(), cur_segment());
         flush();
@@ -203,7 +203,7 @@ struct Compressor::Impl {
       spare.push_back(std::move(f));
       f = {};
     };
-    pool.parallel_for_ordered(n, encode, emit_frame);
+    pool->parallel_for_ordered(n, encode, emit_frame);
     jobs.clear();
     buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(open_off));  // keep only open bytes
     open_off = 0;

@@ -47,9 +47,9 @@ void check_frame(std::span<const uint8_t> data, const ContainerInfo& info, size_
 void decode_range(std::span<const uint8_t> data, const ContainerInfo& info, size_t first, size_t count,
                   uint8_t* dst, uint64_t dst_base, unsigned threads) {
   if (count == 0) return;
-  ThreadPool pool(static_cast<unsigned>(std::min<uint64_t>(resolve_threads(threads), count)));
-  std::unique_ptr<ChunkDecoder[]> decoders(new ChunkDecoder[pool.size()]);
-  pool.parallel_for(count, [&](size_t k, unsigned w) {
+  PooledThreads pool(static_cast<unsigned>(std::min<uint64_t>(resolve_threads(threads), count)));
+  std::unique_ptr<ChunkDecoder[]> decoders(new ChunkDecoder[pool->size()]);
+  pool->parallel_for(count, [&](size_t k, unsigned w) {
     const size_t i = first + k;
     const ChunkInfo& c = info.chunks[i];
     const size_t seg = segment_of(info, i);

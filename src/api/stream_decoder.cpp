@@ -78,8 +78,8 @@ class StreamParser {
     if (sink_) {
       const size_t n = batch_chunks(threads_, fh_.chunk_elems);
       jobs_.resize(n);
-      pool_ = std::make_unique<ThreadPool>(threads_);
-      decoders_.reset(new ChunkDecoder[pool_->size()]);
+      pool_ = std::make_unique<PooledThreads>(threads_);
+      decoders_.reset(new ChunkDecoder[(*pool_)->size()]);
     }
     read_frames();
     read_index_and_footer();
@@ -168,7 +168,7 @@ class StreamParser {
     pending_bytes_ = 0;
     // Chunks go to the sink in order, on the calling thread, while the other workers decode;
     // a bad chunk stops the batch after every chunk before it has gone out.
-    pool_->parallel_for_ordered(
+    (*pool_)->parallel_for_ordered(
         n,
         [&](size_t j, unsigned w) {
           Job& job = jobs_[j];
@@ -229,7 +229,7 @@ class StreamParser {
   std::vector<Job> jobs_;
   size_t n_jobs_ = 0;
   uint64_t pending_bytes_ = 0;
-  std::unique_ptr<ThreadPool> pool_;
+  std::unique_ptr<PooledThreads> pool_;
   std::unique_ptr<ChunkDecoder[]> decoders_;
 };
 

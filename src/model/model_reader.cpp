@@ -163,7 +163,7 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
   for (size_t s = 0; s < info.segments.size(); ++s)
     for (uint64_t k = 0; k < info.segments[s].n_chunks; ++k) seg_of[info.segments[s].first_chunk + k] = uint32_t(s);
 
-  detail::ThreadPool pool(threads);
+  detail::PooledThreads pool(threads);
   std::vector<uint8_t> buf;
   XXH3_state_t* hs = XXH3_createState();
   if (!hs) throw std::bad_alloc();
@@ -183,7 +183,7 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
       ++last;
     }
     buf.resize(static_cast<size_t>(end - start));
-    pool.parallel_for(last - first, [&](size_t k, unsigned) {
+    pool->parallel_for(last - first, [&](size_t k, unsigned) {
       const size_t i = first + k;
       const ChunkInfo& c = info.chunks[i];
       const uint32_t s = seg_of[i];

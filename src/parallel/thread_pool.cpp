@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 namespace tenzip::detail {
 
 unsigned resolve_threads(unsigned threads) noexcept {
@@ -160,6 +162,64 @@ void ThreadPool::parallel_for_ordered(size_t n, const Fn& fn, const std::functio
   }
   drain();
   if (emit_error) std::rethrow_exception(emit_error);
+}
+
+namespace {
+
+struct PoolCache {
+  static constexpr size_t kMaxIdle = 4;
+  std::mutex m;
+  std::vector<std::unique_ptr<ThreadPool>> idle;
+  pid_t pid = getpid();
+
+  // After a fork the idle pools' threads exist only in the parent: forget them without
+  // destroying them (joining a thread that is not there would hang).
+  void forget_if_forked() {
+    if (pid == getpid()) return;
+    for (auto& p : idle) static_cast<void>(p.release());
+    idle.clear();
+    pid = getpid();
+  }
+};
+
+// Never destroyed: at exit its threads simply end with the process, whatever order the static
+// destructors run in.
+PoolCache& pool_cache() {
+  static PoolCache* cache = new PoolCache;
+  return *cache;
+}
+
+}  // namespace
+
+PooledThreads::PooledThreads(unsigned threads) : pid_(getpid()) {
+  const unsigned n = resolve_threads(threads);
+  PoolCache& c = pool_cache();
+  {
+    std::lock_guard<std::mutex> lk(c.m);
+    c.forget_if_forked();
+    for (size_t i = c.idle.size(); i-- > 0;)
+      if (c.idle[i]->size() == n) {
+        pool_ = std::move(c.idle[i]);
+        c.idle.erase(c.idle.begin() + static_cast<ptrdiff_t>(i));
+        break;
+      }
+  }
+  if (!pool_) pool_ = std::make_unique<ThreadPool>(n);
+}
+
+PooledThreads::~PooledThreads() {
+  if (pid_ != getpid()) {  // borrowed before a fork: its threads are the parent's
+    static_cast<void>(pool_.release());
+    return;
+  }
+  PoolCache& c = pool_cache();
+  std::unique_ptr<ThreadPool> drop;  // destroyed (threads joined) outside the lock
+  {
+    std::lock_guard<std::mutex> lk(c.m);
+    c.forget_if_forked();
+    if (c.idle.size() < PoolCache::kMaxIdle) c.idle.push_back(std::move(pool_));
+    else drop = std::move(pool_);
+  }
 }
 
 }  // namespace tenzip::detail

@@ -44,4 +44,23 @@ class ThreadPool {
   std::unique_ptr<State> st_;
 };
 
+// A pool of `threads` workers (0 = hardware) borrowed for as long as this object lives, from
+// a process-wide cache: pools given back keep their threads, so the next call does not pay
+// for starting them (~30-50 us each here; a 5-chunk decode with 2 threads took 136 us against
+// 82 us with 1, with a new pool per call). A few idle pools are kept; a forked child never
+// reuses its parent's (their threads did not survive the fork).
+class PooledThreads {
+ public:
+  explicit PooledThreads(unsigned threads);
+  ~PooledThreads();
+  PooledThreads(const PooledThreads&) = delete;
+  PooledThreads& operator=(const PooledThreads&) = delete;
+  ThreadPool* operator->() const noexcept { return pool_.get(); }
+  ThreadPool& operator*() const noexcept { return *pool_; }
+
+ private:
+  std::unique_ptr<ThreadPool> pool_;
+  int pid_;  // of the process that borrowed it
+};
+
 }  // namespace tenzip::detail

@@ -7,6 +7,9 @@
 #include <string>
 #include <thread>
 
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "container_test_util.hpp"
 #include "parallel/thread_pool.hpp"
 
@@ -300,6 +303,49 @@ TEST(ApiThreadPool, OrderedStopsAtTheFirstFailureInIndexOrder) {
   pool.parallel_for(10, [&](size_t, unsigned) { ++n; });  // still usable after a failure
   EXPECT_EQ(n.load(), 10);
 }
+
+// Pools come back from the cache (same threads) when given back, one per borrower at a time.
+TEST(ApiThreadPool, BorrowedPoolsAreReusedNotShared) {
+  const detail::ThreadPool* first = nullptr;
+  {
+    detail::PooledThreads a(3);
+    EXPECT_EQ(a->size(), 3u);
+    first = &*a;
+    detail::PooledThreads b(3);  // while a is out: another pool
+    EXPECT_NE(&*b, first);
+    std::atomic<int> n{0};
+    a->parallel_for(100, [&](size_t, unsigned) { ++n; });
+    EXPECT_EQ(n.load(), 100);
+  }
+  bool seen = false;
+  for (int k = 0; k < 2; ++k) {  // both came back; the cache holds them both
+    detail::PooledThreads c(3);
+    seen |= &*c == first;
+    std::atomic<int> n{0};
+    c->parallel_for(100, [&](size_t, unsigned) { ++n; });
+    EXPECT_EQ(n.load(), 100);
+  }
+  EXPECT_TRUE(seen);
+}
+
+#if !defined(__SANITIZE_THREAD__)  // TSan ends a child that starts threads after a threaded fork
+// A forked child must not reuse the parent's idle pools: their threads are not in the child.
+TEST(ApiThreadPool, ForkedChildStartsItsOwnThreads) {
+  const Built b = multi_segment(2, 9);
+  ASSERT_EQ(decompress(b.container, 2), b.decoded);  // leaves an idle 2-thread pool cached
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    alarm(20);  // a hang (waiting for threads that do not exist) fails instead of blocking
+    const bool ok = decompress(b.container, 2) == b.decoded && compress(b.decoded, CompressOptions{}).size() > 0;
+    _exit(ok ? 0 : 1);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFEXITED(status)) << "child killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+}
+#endif
 
 }  // namespace
 }  // namespace tenzip::testing
