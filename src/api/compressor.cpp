@@ -200,8 +200,7 @@ struct Compressor::Impl {
       emit(f);
       index.chunks.push_back({at, static_cast<uint32_t>(f.size()), jobs[j].n_elems, load_u64(&f[16])});
       std::lock_guard<std::mutex> lk(spare_mutex);
-      spare.push_back(std::move(f));
-      f = {};
+      spare.push_back(std::move(f));  // leaves f empty
     };
     pool->parallel_for_ordered(n, encode, emit_frame);
     jobs.clear();

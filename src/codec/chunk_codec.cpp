@@ -153,11 +153,14 @@ void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t
 void ChunkDecoder::decode_merged(DType dtype, std::span<const uint8_t> payload, size_t& pos, uint8_t* dst,
                                  size_t n_elems) {
   const int k = stream_count(dtype);
+  // The exponent stream decoded alone, as the plain path does first: throws its error, if any.
+  auto decode_exponents_alone = [&] {
+    s_->decoded[0].resize(n_elems);
+    size_t p0 = pos;
+    s_->streams.decode(payload, p0, n_elems, s_->decoded[0].data());
+  };
   const StreamHeader h0 = peek_stream(payload, pos, n_elems);
-  s_->decoded[0].resize(n_elems);
-  if (h0.coded_size > payload.size() - pos) {  // the plain decoder reports it
-    s_->streams.decode(payload, pos, n_elems, s_->decoded[0].data());
-  }
+  if (h0.coded_size > payload.size() - pos) decode_exponents_alone();  // truncated: throws
   size_t next = pos + h0.coded_size;
   const uint8_t* streams[kMaxStreams];
   try {
@@ -166,8 +169,7 @@ void ChunkDecoder::decode_merged(DType dtype, std::span<const uint8_t> payload, 
       streams[s] = s_->streams.decode(payload, next, n_elems, s_->decoded[s].data());
     }
   } catch (const Error&) {
-    size_t p0 = pos;
-    s_->streams.decode(payload, p0, n_elems, s_->decoded[0].data());
+    decode_exponents_alone();
     throw;
   }
   Prefetcher warm(dst, n_elems * static_cast<size_t>(k));
