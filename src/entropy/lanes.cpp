@@ -35,7 +35,10 @@ uint64_t lane_make_table(const uint32_t* counts, const HuffTree& tree, LaneTable
   if (tree.max_depth <= kLaneBits) return best;  // the optimal code fits: nothing to escape
   // Symbols seen at most `rare` times share one escape code (at a value next to the kept
   // range, so the description grows by at most one length) and follow as bytes: the 8-bit
-  // limit then lengthens fewer codes. Keep whichever threshold costs least.
+  // limit then lengthens fewer codes. Keep whichever threshold costs least. A threshold that
+  // escapes no more than the one before gives the same code: skipped (the tree builds are
+  // most of the LANES encoder's table work).
+  uint64_t escaped_before = 0;
   for (uint32_t rare : {1u, 2u, 4u, 8u, 16u}) {
     uint32_t kept[256] = {};
     uint64_t escaped = 0;
@@ -49,7 +52,8 @@ uint64_t lane_make_table(const uint32_t* counts, const HuffTree& tree, LaneTable
         escaped += counts[s];
       }
     }
-    if (escaped == 0 || hi < 0) continue;
+    if (escaped == escaped_before || hi < 0) continue;
+    escaped_before = escaped;
     const int esc = hi < 255 ? hi + 1 : lo > 0 ? lo - 1 : -1;
     if (esc < 0) continue;
     kept[esc] = static_cast<uint32_t>(escaped);
