@@ -5,7 +5,8 @@
 // codes the ALL tensors of DTYPE in 64K-element chunks RUNS times and prints the best CPU
 // time and the payload size; under callgrind, --toggle-collect='*fixed_pass*' counts the
 // passes only (valgrind --tool=callgrind --toggle-collect='*fixed_pass*' ... --fixed enc bf16 1).
-// Prototypes measured against the codec: --rans RUNS (rans_proto.hpp), --lanes RUNS
+// Prototypes measured against the codec: --rans RUNS (rans_proto.hpp), --joint RUNS (mantissa
+// bits coded with the exponent byte), --lanes RUNS
 // (lanes_proto.hpp: more bitstreams per Huffman section, scalar and AVX-512 gathers;
 // permute_proto.hpp: 128 lanes with the decode table in AVX-512 registers, which became the
 // LANES stream mode). --lanes-e2e RUNS [DTYPE]: the codec's LANES layout against its default,
@@ -18,6 +19,7 @@
 
 #include <array>
 #include <chrono>
+#include <cmath>
 #include <ctime>
 #include <type_traits>
 #include <cstdlib>
@@ -404,6 +406,88 @@ int rans_main(int argc, char** argv) {
   return 0;
 }
 
+// --joint: the "code the top mantissa bits jointly with the exponent", measured with
+// the codec's own stream coder. Rotating each element left by k bits instead of 1 (12.1) puts
+// the exponent's low 8 - k + 1 bits and the top k - 1 mantissa bits in the first byte, and
+// the exponent's top k - 1 bits (almost always equal in weights) at the bottom of the next
+// byte. So k = 2, 3 code 1, 2 mantissa bits in the Huffman-coded exponent byte. Each dtype's
+// corpus tensors in 64K-element chunks, every stream coded with the level-2 policy (the
+// default's Huffman coding, no LZ: the question is order-0 coding) with the exponent byte as
+// the skewed stream: coded size against the elements' size, and the CPU time to encode and
+// to decode all streams (the merge, a rotate either way, is left out).
+int joint_main(int argc, char** argv) {
+  const int runs = argc > 2 ? std::atoi(argv[2]) : 10;
+  for (const char* name : {"bf16", "fp32"}) {
+    const DType dtype = *parse_dtype(name);
+    const auto& data = corpus(name);
+    if (data.empty()) return 1;
+    const size_t es = dtype_size(dtype), n = data.size() / es;
+    const unsigned w = static_cast<unsigned>(8 * es);
+    const StreamPolicy base = stream_policy(dtype, 2);
+    for (unsigned k : {1u, 2u, 3u}) {
+      // Byte j of stream order (most significant first) of every element rotated left by k.
+      std::vector<std::vector<uint8_t>> streams(es, std::vector<uint8_t>(n));
+      for (size_t i = 0; i < n; ++i) {
+        uint64_t x = 0;
+        std::memcpy(&x, data.data() + i * es, es);
+        const uint64_t r = ((x << k) | (x >> (w - k))) & ((uint64_t{1} << w) - 1);
+        for (size_t j = 0; j < es; ++j) streams[j][i] = static_cast<uint8_t>(r >> (8 * (es - 1 - j)));
+      }
+      // The bound the first stream's coder approaches: order-0 entropy per 4K-symbol block,
+      // table costs left out.
+      double bound = 0;
+      for (size_t i = 0; i < n; i += 4096) {
+        uint32_t counts[256];
+        const size_t m = std::min<size_t>(4096, n - i);
+        count_bytes(streams[0].data() + i, m, counts);
+        for (uint32_t c : counts)
+          if (c) bound -= c * std::log2(static_cast<double>(c) / static_cast<double>(m));
+      }
+      StreamEncoder enc;
+      StreamDecoder dec;
+      std::vector<std::vector<uint8_t>> coded;
+      size_t bytes = 0, stream_bytes[4] = {};
+      const double te = best_cpu_seconds(runs, [&] {
+        coded.clear();
+        bytes = 0;
+        for (size_t j = 0; j < es; ++j) stream_bytes[j] = 0;
+        for (size_t i = 0; i < n; i += kChunk)
+          for (size_t j = 0; j < es; ++j) {
+            StreamPolicy p = base;
+            p.skewed = j == 0;
+            coded.emplace_back();
+            enc.encode(streams[j].data() + i, std::min(kChunk, n - i), p, coded.back());
+            bytes += coded.back().size();
+            stream_bytes[j] += coded.back().size();
+          }
+      });
+      std::vector<uint8_t> out(kChunk);
+      size_t c = 0;
+      for (size_t i = 0; i < n; i += kChunk)  // every stream decodes to its symbols
+        for (size_t j = 0; j < es; ++j, ++c) {
+          size_t pos = 0;
+          const size_t m = std::min(kChunk, n - i);
+          const uint8_t* got = dec.decode(coded[c], pos, m, out.data());
+          if (std::memcmp(got, streams[j].data() + i, m) != 0) { std::fprintf(stderr, "joint: decode mismatch\n"); return 1; }
+        }
+      const double td = best_cpu_seconds(runs, [&] {
+        size_t c2 = 0;
+        for (size_t i = 0; i < n; i += kChunk)
+          for (size_t j = 0; j < es; ++j, ++c2) {
+            size_t pos = 0;
+            benchmark::DoNotOptimize(dec.decode(coded[c2], pos, std::min(kChunk, n - i), out.data()));
+          }
+      });
+      std::printf("%s, %u mantissa bit(s) in the exponent byte: ratio %.4f (bits per element by stream:", name, k - 1,
+                  static_cast<double>(bytes) / static_cast<double>(data.size()));
+      for (size_t j = 0; j < es; ++j) std::printf(" %.3f", 8.0 * static_cast<double>(stream_bytes[j]) / static_cast<double>(n));
+      std::printf("; first stream's bound %.3f), encode %.0f, decode %.0f MB/s\n", bound / static_cast<double>(n),
+                  data.size() / te / 1e6, data.size() / td / 1e6);
+    }
+  }
+  return 0;
+}
+
 #if defined(__x86_64__)
 // A code of <= 8 bits for `counts`; with `escape`, the symbols seen at most `rare` times
 // share the code of an uncoded symbol value and follow as bytes (the best `rare` for the
@@ -775,6 +859,7 @@ int main(int argc, char** argv) {
   if (argc > 1 && std::string(argv[1]) == "--lanes") return lanes_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "--lanes-e2e") return lanes_e2e_main(argc, argv);
   if (argc > 1 && std::string(argv[1]) == "--rans") return rans_main(argc, argv);
+  if (argc > 1 && std::string(argv[1]) == "--joint") return joint_main(argc, argv);
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   benchmark::RunSpecifiedBenchmarks();
