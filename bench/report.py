@@ -19,8 +19,9 @@ import sys
 
 DTYPE_TITLE = {"fp32": "fp32 (as stored)", "fp16": "fp16 (as stored)",
                "bf16": "bf16 (*derived*: fp32 tensors rounded to nearest even; no file in the corpus stores bf16)"}
-PEER_ORDER = ["tenzip", "tenzip-lanes", "tenzip-l2", "zipnn", "zstd-3", "zstd-19", "blosc2", "openzl"]
-PEER_TITLE = {"tenzip": "tenzip", "tenzip-lanes": "tenzip --lanes", "tenzip-l2": "tenzip -l 2", "zipnn": "ZipNN (huffman)", "zstd-3": "zstd -3", "zstd-19": "zstd -19",
+PEER_ORDER = ["tenzip", "tenzip-lanes", "tenzip-l2", "tenzip-l2-lanes", "zipnn", "zstd-3", "zstd-19", "blosc2", "openzl"]
+PEER_TITLE = {"tenzip": "tenzip", "tenzip-lanes": "tenzip --lanes", "tenzip-l2": "tenzip -l 2",
+              "tenzip-l2-lanes": "tenzip -l 2 --lanes", "zipnn": "ZipNN (huffman)", "zstd-3": "zstd -3", "zstd-19": "zstd -19",
               "blosc2": "Blosc2 shuffle+zstd", "openzl": "OpenZL (float deconstruct)"}
 
 # The targets. Each is evaluated from the results below.
@@ -188,7 +189,7 @@ def render(meta, rows, end, results_path):
       "with its defaults (ZSTD, clevel 5, SHUFFLE) and `typesize` = element size, `nthreads=N`. OpenZL "
       "(Python `openzl.ext`): float deconstruct, exponents to its order-0 entropy graph, sign+fraction to its "
       "generic compression graph; 1 thread only (its API has no thread setting). tenzip via "
-      "`tenzip bench --json -T N --dtype D` at its default level 3, and again with `--lanes` and with `-l 2` "
+      "`tenzip bench --json -T N --dtype D` at its default level 3, and again with `--lanes`, with `-l 2` and with both "
       "(same timing protocol in C++, round trip verified).")
     w("")
 
@@ -218,11 +219,13 @@ def render(meta, rows, end, results_path):
             w(f"| 1-thread {label} ≥ {SPEED_TARGET}× ZipNN MB/s | {d} ALL | {fmt_speed(tz)} | {fmt_speed(zp)} | "
               f"{fmt_x(rel)} | {verdict(rel, lambda x: x >= SPEED_TARGET)} |")
     # The same targets for the other ways tenzip can be run: the opt-in LANES layout
-    # (--lanes), and level 2 (no LZ), which shows what the default's LZ trials cost in speed.
+    # (--lanes), level 2 (no LZ), which shows what the default's LZ trials cost in speed, and both.
     variants = (("tenzip-lanes", "With `--lanes` (opt-in: exponents laid out for AVX-512 VBMI decoders, format "
                                  "version 3; on CPUs without AVX-512 they decode slower than the default's):"),
                 ("tenzip-l2", "With `-l 2` (the same split coders as the default level 3, without its LZ trials: "
-                              "zstd over repeated rows and values):"))
+                              "zstd over repeated rows and values):"),
+                ("tenzip-l2-lanes", "With `-l 2 --lanes` (both: no LZ, and exponents laid out for AVX-512 VBMI "
+                                    "decoders, so that no chunk waits on a zstd frame):"))
     for peer, intro in variants:
         vrows = []
         for d in dtypes:

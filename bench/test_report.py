@@ -72,7 +72,7 @@ class Targets(unittest.TestCase):
     def test_each_variant_has_its_own_table(self):
         rs = rows()
         for t in (1, 2):
-            for peer, c, d in (("tenzip-lanes", 500, 3100), ("tenzip-l2", 900, 2000)):
+            for peer, c, d in (("tenzip-lanes", 500, 3100), ("tenzip-l2", 900, 2000), ("tenzip-l2-lanes", 700, 4300)):
                 rs += [row(peer, "bf16", "a", t, 100, 62, c, d), row(peer, "bf16", "b", t, 50, 36, c, d),
                        row(peer, "bf16", "ALL", t, 150, 98, c, d)]
         _, text = self.targets(rs)
@@ -84,6 +84,11 @@ class Targets(unittest.TestCase):
         self.assertIn("1.43× | ❌ no", l2)  # 2000 / 1400
         self.assertIn("1.25× | ❌ no", lanes)  # 500 / 400, not l2's figures
         self.assertNotIn("2.25×", lanes)
+        both = text.split("With `-l 2 --lanes`")[1].split("\n\n")[1]
+        self.assertIn("| tenzip -l 2 --lanes / ZipNN |", both)
+        self.assertIn("1.75× | ❌ no", both)  # 700 / 400
+        self.assertIn("3.07× | ✅ yes", both)  # 4300 / 1400
+        self.assertNotIn("2.25×", both)
 
 
 if __name__ == "__main__":
