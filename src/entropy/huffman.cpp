@@ -73,10 +73,14 @@ void huff_build_tree(const uint32_t* counts, HuffTree& t) noexcept {
   int n = 0;
   for (int s = 0; s < 256; ++s)
     if (counts[s]) keys[n++] = (uint64_t{counts[s]} << 8) | static_cast<uint64_t>(s);
+  std::sort(keys, keys + n);
+  huff_build_tree_sorted(keys, n, t);
+}
+
+void huff_build_tree_sorted(const uint64_t* keys, int n, HuffTree& t) noexcept {
   t.n = n;
   t.max_depth = 0;
   if (n == 0) return;
-  std::sort(keys, keys + n);
   for (int i = 0; i < n; ++i) t.syms[i] = static_cast<uint8_t>(keys[i]);
   if (n < 2) return;  // one symbol: zero-length code, no bits at all
   // Two-queue Huffman (leaves sorted; internal nodes are created in non-decreasing order).

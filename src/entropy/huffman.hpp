@@ -69,6 +69,9 @@ struct HuffTree {
   uint32_t bl_count[256]; // [0, max_depth]
 };
 void huff_build_tree(const uint32_t* counts, HuffTree& tree) noexcept;
+// The same from the symbols already in that order: keys[i] = count << 8 | symbol, ascending,
+// counts > 0 (n <= 256).
+void huff_build_tree_sorted(const uint64_t* keys, int n, HuffTree& tree) noexcept;
 void huff_tree_lengths(const HuffTree& tree, int limit, HuffLengths& out) noexcept;
 // Exact coded size in bits of `counts` under `lengths`.
 uint64_t huff_cost_bits(const uint32_t* counts, const HuffLengths& lengths) noexcept;

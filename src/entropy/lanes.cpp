@@ -35,31 +35,39 @@ uint64_t lane_make_table(const uint32_t* counts, const HuffTree& tree, LaneTable
   if (tree.max_depth <= kLaneBits) return best;  // the optimal code fits: nothing to escape
   // Symbols seen at most `rare` times share one escape code (at a value next to the kept
   // range, so the description grows by at most one length) and follow as bytes: the 8-bit
-  // limit then lengthens fewer codes. Keep whichever threshold costs least. A threshold that
-  // escapes no more than the one before gives the same code: skipped (the tree builds are
-  // most of the LANES encoder's table work).
-  uint64_t escaped_before = 0;
+  // limit then lengthens fewer codes. Keep whichever threshold costs least. The tree's symbols
+  // are sorted by count, so the kept ones are a suffix of them: each threshold's tree is built
+  // from that suffix with the escape inserted in order, without sorting again. A threshold
+  // that escapes no more than the one before gives the same code: skipped.
+  uint64_t keys[257];
+  int escaped_n = 0;  // tree.syms[0, escaped_n) are escaped
+  uint64_t escaped = 0;
   for (uint32_t rare : {1u, 2u, 4u, 8u, 16u}) {
-    uint32_t kept[256] = {};
-    uint64_t escaped = 0;
+    const int before = escaped_n;
+    while (escaped_n < tree.n && counts[tree.syms[escaped_n]] <= rare) escaped += counts[tree.syms[escaped_n++]];
+    if (escaped_n == before || escaped_n == tree.n) continue;
     int lo = 256, hi = -1;
-    for (int s = 0; s < 256; ++s) {
-      if (counts[s] > rare) {
-        kept[s] = counts[s];
-        lo = std::min(lo, s);
-        hi = s;
-      } else {
-        escaped += counts[s];
-      }
+    for (int i = escaped_n; i < tree.n; ++i) {
+      lo = std::min<int>(lo, tree.syms[i]);
+      hi = std::max<int>(hi, tree.syms[i]);
     }
-    if (escaped == escaped_before || hi < 0) continue;
-    escaped_before = escaped;
     const int esc = hi < 255 ? hi + 1 : lo > 0 ? lo - 1 : -1;
     if (esc < 0) continue;
-    kept[esc] = static_cast<uint32_t>(escaped);
+    const uint64_t esc_key = (escaped << 8) | static_cast<uint64_t>(esc);
+    int n = 0;
+    bool placed = false;
+    for (int i = escaped_n; i < tree.n; ++i) {
+      const uint64_t key = (uint64_t{counts[tree.syms[i]]} << 8) | tree.syms[i];
+      if (!placed && esc_key < key) { keys[n++] = esc_key; placed = true; }
+      keys[n++] = key;
+    }
+    if (!placed) keys[n++] = esc_key;
+    HuffTree kept_tree;
+    huff_build_tree_sorted(keys, n, kept_tree);
     HuffLengths l;
-    huff_build_lengths(kept, kLaneBits, l);
-    const uint64_t bits = huff_cost_bits(kept, l) + 8 * escaped;
+    huff_tree_lengths(kept_tree, kLaneBits, l);
+    uint64_t bits = 8 * escaped + escaped * l.len[esc];
+    for (int i = escaped_n; i < tree.n; ++i) bits += uint64_t{counts[tree.syms[i]]} * l.len[tree.syms[i]];
     if (bits < best) {
       best = bits;
       out.lengths = l;

@@ -158,6 +158,52 @@ TEST(Lanes, ALongTailOfSingletonsIsEscaped) {
   EXPECT_LT(bits, huff_cost_bits(counts, limited));
 }
 
+// lane_make_table builds each escape threshold's tree from the sorted symbols of the full
+// tree; here each is built from scratch, from its own counts. Both must pick the same code.
+TEST(Lanes, EscapeThresholdsMatchTablesBuiltFromScratch) {
+  uint32_t state = 12345;
+  auto next = [&] { state = state * 1664525u + 1013904223u; return state >> 8; };
+  int escaped_tables = 0;
+  for (int trial = 0; trial < 400; ++trial) {
+    // Skewed heads and tails of rare symbols (counts 1..20), at random places in 0..255.
+    uint32_t counts[256] = {};
+    const int head = 2 + static_cast<int>(next() % 30), tail = static_cast<int>(next() % 60);
+    for (int i = 0; i < head; ++i) counts[next() % 256] += 1 + (next() % 4000) / (1 + i);
+    for (int i = 0; i < tail; ++i) counts[next() % 256] += 1 + next() % 20;
+    LaneTable t;
+    const uint64_t bits = lane_make_table(counts, t);
+    HuffLengths limited;
+    huff_build_lengths(counts, kLaneBits, limited);
+    uint64_t best = huff_cost_bits(counts, limited);
+    LaneTable want;
+    want.lengths = limited;
+    HuffTree full;
+    huff_build_tree(counts, full);
+    if (full.n > 1 && full.max_depth > kLaneBits)
+      for (uint32_t rare : {1u, 2u, 4u, 8u, 16u}) {
+        uint32_t kept[256] = {};
+        uint64_t escaped = 0;
+        int lo = 256, hi = -1;
+        for (int s = 0; s < 256; ++s)
+          if (counts[s] > rare) { kept[s] = counts[s]; lo = std::min(lo, s); hi = s; }
+          else escaped += counts[s];
+        if (escaped == 0 || hi < 0) continue;
+        const int esc = hi < 255 ? hi + 1 : lo > 0 ? lo - 1 : -1;
+        if (esc < 0) continue;
+        kept[esc] = static_cast<uint32_t>(escaped);
+        HuffLengths l;
+        huff_build_lengths(kept, kLaneBits, l);
+        const uint64_t b = huff_cost_bits(kept, l) + 8 * escaped;
+        if (b < best) { best = b; want.lengths = l; want.escape = esc; }
+      }
+    ASSERT_EQ(bits, best) << "trial " << trial;
+    ASSERT_EQ(t.escape, want.escape) << "trial " << trial;
+    ASSERT_EQ(t.lengths.len, want.lengths.len) << "trial " << trial;
+    escaped_tables += t.escape >= 0;
+  }
+  EXPECT_GT(escaped_tables, 50);  // the escape paths were taken, not only the plain code
+}
+
 TEST(Lanes, DescriptionsRejectLongCodesAndBadEscapes) {
   uint32_t counts[256] = {};
   for (int s = 0; s < 20; ++s) counts[s] = 1u << s;  // an unlimited code would be 19 bits deep
