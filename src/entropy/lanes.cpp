@@ -39,7 +39,7 @@ uint64_t lane_make_table(const uint32_t* counts, const HuffTree& tree, LaneTable
   // are sorted by count, so the kept ones are a suffix of them: each threshold's tree is built
   // from that suffix with the escape inserted in order, without sorting again. A threshold
   // that escapes no more than the one before gives the same code: skipped.
-  uint64_t keys[257];
+  uint64_t keys[256];  // at least one symbol is escaped, and the escape is added
   int escaped_n = 0;  // tree.syms[0, escaped_n) are escaped
   uint64_t escaped = 0;
   for (uint32_t rare : {1u, 2u, 4u, 8u, 16u}) {
