@@ -112,13 +112,15 @@ void ThreadPool::parallel_for(size_t n, const Fn& fn) {
   s.fail_index.store(SIZE_MAX);
   s.error = nullptr;
   const bool wake = size_ > 1 && n > 1;  // a single item is cheaper on the calling thread
-  if (wake) start_threads();
   if (wake) {
-    std::lock_guard<std::mutex> lk(s.m);
-    s.busy = size_ - 1;
-    ++s.generation;
+    start_threads();
+    {
+      std::lock_guard<std::mutex> lk(s.m);
+      s.busy = size_ - 1;
+      ++s.generation;
+    }
+    s.cv_work.notify_all();
   }
-  if (wake) s.cv_work.notify_all();
   s.run(0);
   if (wake) {
     std::unique_lock<std::mutex> lk(s.m);
