@@ -432,7 +432,11 @@ bool is_global(const Object& o, std::string_view module, std::string_view name) 
 
 class TorchWalker {
  public:
-  TorchWalker(const Pickle& p, const std::string& who) : p_(p), who_(who) {}
+  TorchWalker(const Pickle& p, const std::string& who)
+      : p_(p),
+        who_(who),
+        max_visits_(std::min(kMaxVisits, kMinVisitBudget + kVisitsPerObject * p.objects.size())),
+        max_name_bytes_(std::min(kMaxNameBytes, kMinNameBudget + kNameBytesPerObject * p.objects.size())) {}
   TorchObjects run(bool constants);
 
  private:
@@ -466,6 +470,7 @@ class TorchWalker {
   std::unordered_map<std::string, size_t> by_key_;
   std::unordered_map<uint32_t, size_t> by_pid_;  // persistent_id object -> storage index
   std::vector<Step> path_;
+  const size_t max_visits_, max_name_bytes_;  // caps in proportion to the object count
   size_t visits_ = 0;
   size_t name_bytes_ = 0;
   bool constants_ = false;
@@ -536,7 +541,9 @@ std::string TorchWalker::name() {
   }
   if (s.empty()) s = constants_ ? "CONSTANTS" : "tensor";
   name_bytes_ += s.size();
-  if (name_bytes_ > kMaxNameBytes) fail("tensor names take more than " + num(kMaxNameBytes) + " bytes");
+  if (name_bytes_ > max_name_bytes_)
+    fail("tensor names take more than " + num(max_name_bytes_) + " bytes (for " + num(p_.objects.size()) +
+         " objects: shared subtrees repeat their names)");
   return s;
 }
 
@@ -630,7 +637,9 @@ void TorchWalker::walk_items(const std::vector<uint32_t>& kv, size_t depth) {
 
 void TorchWalker::walk(uint32_t i, size_t depth) {
   if (depth > kMaxDepth) fail("objects nested deeper than " + num(kMaxDepth) + " levels (or a reference cycle)");
-  if (++visits_ > kMaxVisits) fail("the object tree expands to more than " + num(kMaxVisits) + " objects");
+  if (++visits_ > max_visits_)
+    fail("the object tree expands to more than " + num(max_visits_) + " objects (from " + num(p_.objects.size()) +
+         ": shared subtrees count each time)");
   const Object& o = at(i);
   switch (o.kind) {
     case Kind::dict: walk_items(o.items, depth); break;

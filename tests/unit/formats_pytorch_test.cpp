@@ -705,6 +705,35 @@ TEST(PickleErrors, DeepNesting) {
   expect_bad_pickle(bomb + ".", "expands to more than");
 }
 
+// The walk's caps grow with the object count: a few bytes that share subtrees stop after
+// work proportional to their size, not at the absolute caps (2^21 visits, 64 MiB of names).
+TEST(PickleErrors, ExpansionStopsInProportionToTheObjects) {
+  // The leaf is a tensor, so every path names one: x = (x, x) 40 times.
+  Pk leaf;
+  leaf.tensor("FloatStorage", "0", 6, 0, {2, 3}, {3, 1});
+  std::string bomb = leaf.s;
+  for (int i = 0; i < 40; ++i) bomb += "2\x86";
+  const auto p = pickle::parse(bytes_of(bomb + "."), "pkl");
+  const Error e = error_of([&] { pickle::torch_objects(p, false, "pkl"); });
+  ASSERT_EQ(e.code(), Errc::corrupt_input);
+  const std::string msg = e.what();
+  const std::string names = "tensor names take more than ";
+  ASSERT_NE(msg.find(names), std::string::npos) << msg;
+  const uint64_t budget = std::stoull(msg.substr(msg.find(names) + names.size()));
+  EXPECT_EQ(budget, pickle::kMinNameBudget + pickle::kNameBytesPerObject * p.objects.size()) << msg;
+  EXPECT_LT(budget, pickle::kMaxNameBytes / 32) << msg;
+  // Leaves without names: the visit cap, likewise in proportion.
+  std::string none_bomb = "\x80\x02N";
+  for (int i = 0; i < 40; ++i) none_bomb += "2\x86";
+  const auto q = pickle::parse(bytes_of(none_bomb + "."), "pkl");
+  const std::string msg2 = error_of([&] { pickle::torch_objects(q, false, "pkl"); }).what();
+  EXPECT_NE(msg2.find("expands to more than " + std::to_string(pickle::kMinVisitBudget +
+                                                                pickle::kVisitsPerObject * q.objects.size()) +
+                      " objects"),
+            std::string::npos)
+      << msg2;
+}
+
 TEST(PickleErrors, ParsesTorchOpcodes) {
   // Protocol 4 framing, memo and STACK_GLOBAL, sets, bytes, floats, big ints: all parse.
   const std::string pkl = std::string("\x80\x04\x95\x05\x00\x00\x00\x00\x00\x00\x00", 11) +
