@@ -131,7 +131,9 @@ __attribute__((target("bmi2,lzcnt"))) void decode_lockstep(const Coded& c, const
 #if defined(__x86_64__)
 // GCC 12 warns about the undefined source operand inside its own AVX-512 intrinsics.
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 // Four rounds of interleaves (bytes, words, dwords, qwords) of 16 rows of 16 bytes: each
 // output register then holds one column, in some order of registers and bytes.
 __attribute__((target("avx512f,avx512bw"))) inline void unpack_rounds(__m128i* r) {

@@ -156,7 +156,9 @@ inline void decode_portable(const Coded& c, const Code* codes, size_t block_step
 
 #if defined(__x86_64__)
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside its own AVX-512 headers
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #define TENZIP_PERMUTE_TARGET __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,bmi2,popcnt")))
 

@@ -17,7 +17,9 @@ namespace tenzip::detail {
 namespace {
 
 #pragma GCC diagnostic push
+#if !defined(__clang__)  // a GCC-only warning
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"  // GCC 12, inside its own AVX-512 headers
+#endif
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #define TENZIP_LANES_TARGET __attribute__((target("avx512f,avx512bw,avx512vbmi,avx512vbmi2,bmi2,popcnt")))
 
