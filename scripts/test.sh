@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The full test suite, three times:
+# The full test suite, in five stages:
 #   1. Release build in build/ (the one setup.sh makes): every test.
-#   2. ASan + UBSan build in build-asan/: every test.
-#   3. TSan build in build-tsan/: the tests that run threads (see TSAN_EXCLUDE below).
-#   4. The Python package in build-python/: `pip install .` into a fresh venv, then tests/python.
+#   2. Release build with clang in build-clang/ (the others use the default compiler, GCC on
+#      Debian): every test; keeps the code building and correct with both compilers.
+#   3. ASan + UBSan build in build-asan/: every test.
+#   4. TSan build in build-tsan/: the tests that run threads (see TSAN_EXCLUDE below).
+#   5. The Python package in build-python/: `pip install .` into a fresh venv, then tests/python.
 # Builds what is missing or stale first. Exits non-zero if any build or test fails.
 # Environment: JOBS (build parallelism, default nproc), STAGES (default "release asan tsan python"),
 # TENZIP_CORPUS_DIR (default ../shared/corpus).
@@ -11,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 JOBS=${JOBS:-$(nproc)}
-STAGES=${STAGES:-release asan tsan python}
+STAGES=${STAGES:-release clang asan tsan python}
 CORPUS_ARGS=()
 [[ -n ${TENZIP_CORPUS_DIR:-} ]] && CORPUS_ARGS=(-DTENZIP_CORPUS_DIR="$TENZIP_CORPUS_DIR")
 
@@ -116,6 +118,9 @@ for s in $STAGES; do
   case $s in
     release)
       stage release build -- -DCMAKE_BUILD_TYPE=Release ;;
+    clang)
+      stage clang build-clang -- -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER="$(command -v clang++-14 || command -v clang++)" \
+        -DCMAKE_C_COMPILER="$(command -v clang-14 || command -v clang)" ;;
     asan)
       ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:strict_string_checks=1:detect_stack_use_after_return=1} \
       UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1} \
@@ -127,7 +132,7 @@ for s in $STAGES; do
         -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$SAN_FLAGS" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$SAN_FLAGS" ;;
     python)
       python_stage ;;
-    *) echo "scripts/test.sh: unknown stage '$s' (release, asan, tsan, python)" >&2; exit 2 ;;
+    *) echo "scripts/test.sh: unknown stage '$s' (release, clang, asan, tsan, python)" >&2; exit 2 ;;
   esac
 done
 
