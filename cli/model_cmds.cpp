@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <thread>
@@ -469,11 +470,23 @@ int run_extract(const ExtractArgs& a) {
   const std::string out_path = a.to_stdout || a.output.empty() ? "-" : a.output;
   if (is_stdio(out_path) && stdout_is_terminal() && !a.force)
     throw CliError(1, "stdout is a terminal; refusing to write tensor bytes to it (use -o FILE, or -f to force)");
+  // The contiguous copy is built in memory. A view can be far larger than its storage (a
+  // broadcast, stride 0): refuse before trying rather than fail inside the allocator.
+  const uint64_t size = reader->tensors()[*idx].size;
+  const auto too_big = [&](const std::string& why) {
+    return CliError(1, a.input + ": tensor '" + a.tensor + "' takes " + std::to_string(size) +
+                           " bytes as a contiguous array: " + why);
+  };
+  const long pages = sysconf(_SC_PHYS_PAGES), page_size = sysconf(_SC_PAGESIZE);
+  if (pages > 0 && page_size > 0 && size / static_cast<uint64_t>(page_size) > static_cast<uint64_t>(pages))
+    throw too_big("more than this machine's memory (" + std::to_string(static_cast<uint64_t>(pages) * page_size) + " bytes)");
   std::vector<uint8_t> bytes;
   try {
     bytes = reader->extract(*idx, base ? base->bytes() : std::span<const uint8_t>{}, a.threads);
   } catch (const tenzip::Error& e) {
     rethrow_named(e, a.input);
+  } catch (const std::bad_alloc&) {
+    throw too_big("more memory than this process could get");
   }
   Output out(out_path, a.force, nullptr, default_file_mode());
   out.write(bytes);

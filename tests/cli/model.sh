@@ -99,6 +99,17 @@ grep -q "no tensor named 'no.such.tensor'" "$WORK/err" || fail "missing tensor n
 run_expect 2 "$TENZIP" extract tl.safetensors.tnz
 run_expect 1 "$TENZIP" extract --list no-such-file.tnz
 check_error_line
+# A broadcast view: 12 bytes of storage, 13 TB as a contiguous array. Refused up front, no output.
+run_expect 0 "$TENZIP" compress -q -o broadcast.pt.tnz "$DATA/pytorch/broadcast.pt"
+run_expect 1 "$TENZIP" extract broadcast.pt.tnz --tensor x -o x.bin
+check_error_line
+grep -q "tensor 'x' takes 13194139533312 bytes as a contiguous array: more than this machine's memory" "$WORK/err" \
+  || fail "broadcast view: $(cat "$WORK/err")"
+[[ ! -e x.bin ]] || fail "a refused extract left x.bin"
+run_expect 0 "$TENZIP" extract broadcast.pt.tnz --tensor y -c
+[[ $(wc -c <"$WORK/out") -eq 40 ]] || fail "y: $(wc -c <"$WORK/out") bytes"
+rm -f broadcast.pt.tnz
+ok
 
 # ---- checkpoint delta: a copy whose floats moved by a few units in the last place
 python3 - tl.safetensors tl2.safetensors <<'EOF'

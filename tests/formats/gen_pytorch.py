@@ -291,6 +291,10 @@ def main():
     # The pre-1.6 format is not a zip: the parser must say so, not guess.
     torch.save({"w": torch.ones(2)}, p("legacy.pt"), _use_new_zipfile_serialization=False)
 
+    # A broadcast view (stride 0): 12 bytes of storage, 13 TB as a contiguous array. No
+    # sidecar: `tenzip extract` must refuse "x" with a clear error (tests/cli/model.sh).
+    torch.save({"x": torch.ones(3).expand(1 << 20, 1 << 20, 3), "y": torch.arange(10.0)}, p("broadcast.pt"))
+
     torch.jit.script(Scripted()).save(p("scripted.pt"))
     write_expected(p("scripted.pt"), "torchscript", torchscript_view(p("scripted.pt")))
 
