@@ -1,5 +1,6 @@
 #include "formats/layout.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <string>
 
@@ -52,13 +53,23 @@ void check_layout(const FileLayout& l, uint64_t file_size) {
 }
 
 std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region, const Tensor& t) {
+  std::vector<uint8_t> out(t.size);
+  gather_tensor_into(region, t, out);
+  return out;
+}
+
+void gather_tensor_into(std::span<const uint8_t> region, const Tensor& t, std::span<uint8_t> out) {
   const auto fail = [&](const std::string& what) { throw Error(Errc::corrupt_input, "tensor '" + t.name + "': " + what); };
+  if (out.size() != t.size)
+    throw Error(Errc::invalid_argument, "gather_tensor_into: destination holds " + std::to_string(out.size()) +
+                                            " bytes, tensor '" + t.name + "' has " + std::to_string(t.size));
   if (t.offset > region.size()) fail("starts past the end of its region");
   const uint8_t* base = region.data() + t.offset;
   const uint64_t room = region.size() - t.offset;
   if (t.strides.empty()) {
     if (t.size > room) fail("extends past the end of its region");
-    return std::vector<uint8_t>(base, base + t.size);
+    std::copy(base, base + t.size, out.begin());
+    return;
   }
   const size_t nd = t.shape.size();
   if (t.strides.size() != nd) fail(std::to_string(t.strides.size()) + " strides for " + std::to_string(nd) + " dimensions");
@@ -71,14 +82,13 @@ std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region, const Tensor
   }
   if (numel * esize != t.size)
     fail("size " + std::to_string(t.size) + " is not its element count times " + std::to_string(esize) + " bytes");
-  if (numel == 0) return {};
+  if (numel == 0) return;
   unsigned __int128 last = 0;
   for (size_t d = 0; d < nd; ++d) last += static_cast<unsigned __int128>(t.shape[d] - 1) * t.strides[d];
   if ((last + 1) * esize > room) fail("its strides reach past the end of its region");
 
   // Walk the index odometer over all but the last dimension; copy the last as one run when it
   // is contiguous.
-  std::vector<uint8_t> out(t.size);
   uint8_t* dst = out.data();
   const uint64_t inner = nd ? t.shape[nd - 1] : 1;
   const uint64_t inner_stride = nd ? t.strides[nd - 1] : 1;
@@ -94,7 +104,7 @@ std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region, const Tensor
     }
     size_t d = nd >= 1 ? nd - 1 : 0;
     for (;;) {
-      if (d == 0) return out;
+      if (d == 0) return;
       --d;
       if (++idx[d] < t.shape[d]) {
         pos += t.strides[d];

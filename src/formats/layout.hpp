@@ -72,6 +72,8 @@ FileLayout parse_tflite(std::span<const uint8_t> file);
 // The tensor's elements as a contiguous row-major array, read from the bytes of its region
 // (strided views are gathered). The layout must have passed check_layout.
 std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region_bytes, const Tensor& t);
+// The same into dst, which must hold exactly t.size bytes (no second copy of a large tensor).
+void gather_tensor_into(std::span<const uint8_t> region_bytes, const Tensor& t, std::span<uint8_t> dst);
 
 // For a file of no known format: format "raw", no tensors, and regions for the stretches that
 // are estimated to code smaller as fp32 or 2-byte floats (at any alignment) than as bytes.

@@ -144,10 +144,7 @@ void ModelReader::extract_into(size_t tensor, std::span<uint8_t> dst, std::span<
   if (r.delta != Delta::none)
     model::delta_decode(r.delta, dtype_size(r.region.dtype), region.data(), base.data() + r.base_offset,
                         region.data(), region.size());
-  if (!whole) {
-    const std::vector<uint8_t> g = formats::gather_tensor(region, t);
-    std::copy(g.begin(), g.end(), dst.begin());
-  }
+  if (!whole) formats::gather_tensor_into(region, t, dst);
 }
 
 void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, unsigned threads) const {
