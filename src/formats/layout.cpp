@@ -38,14 +38,20 @@ void check_layout(const FileLayout& l, uint64_t file_size) {
       bad(l, who + " has " + std::to_string(t.strides.size()) + " strides for " + std::to_string(t.shape.size()) +
                  " dimensions");
     } else {
-      // The last byte a strided view touches must lie inside the region (128-bit: no overflow).
+      // The last byte a strided view touches must lie inside the region (128-bit: no overflow),
+      // and its contiguous copy is exactly its elements: the view is refused here, not when
+      // it is gathered.
       if (t.element_size == 0) bad(l, who + " is strided but has no element size");
-      unsigned __int128 last = 0;
-      bool empty = false;
+      constexpr unsigned __int128 kOver = static_cast<unsigned __int128>(1) << 64;  // more than any size
+      unsigned __int128 last = 0, numel = 1;
       for (size_t d = 0; d < t.shape.size(); ++d) {
-        if (t.shape[d] == 0) empty = true;
-        else last += static_cast<unsigned __int128>(t.shape[d] - 1) * t.strides[d];
+        numel = std::min(numel * t.shape[d], kOver);
+        if (t.shape[d] != 0) last += static_cast<unsigned __int128>(t.shape[d] - 1) * t.strides[d];
       }
+      const bool empty = numel == 0;
+      if (numel * t.element_size != t.size)
+        bad(l, who + ": size " + std::to_string(t.size) + " is not its element count times " +
+                   std::to_string(t.element_size) + " bytes");
       const unsigned __int128 end = t.offset + (last + 1) * t.element_size;
       if (!empty && end > r.size) bad(l, who + ": its strides reach past the end of its region");
     }

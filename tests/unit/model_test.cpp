@@ -167,6 +167,16 @@ TEST(Model, RejectsLayoutsThatBreakTheRules) {
   s = make_synthetic(4);
   s.layout.tensors[1].strides = {2, 60};  // the view reaches past its region
   EXPECT_THROW(compress_layout_to_bytes(s, 1), Error);
+  s = make_synthetic(4);
+  s.layout.tensors[1].size -= 4;  // a view whose size is not its element count times 4
+  EXPECT_THROW(
+      try { compress_layout_to_bytes(s, 1); } catch (const Error& e) {
+        EXPECT_NE(std::string(e.what()).find("'A.T': size 11996 is not its element count times 4 bytes"),
+                  std::string::npos)
+            << e.what();
+        throw;
+      },
+      Error);
 }
 
 // ---------------------------------------------------------------- deltas
