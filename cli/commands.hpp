@@ -34,7 +34,8 @@ int run_compress_model(const CodecArgs& a);
 int run_decompress_model(const CodecArgs& a);  // a.input: a regular file holding a model container
 int run_compress_folder(const CodecArgs& a);
 int run_decompress_folder(const CodecArgs& a);
-// True if the container file at `path` holds a model directory (so decompress takes the model path).
+// True if the container file at `path` holds a model directory, or a directory that cannot be
+// read (so decompress takes the model path, which reports why).
 bool is_model_container(const std::string& path);
 
 struct ExtractArgs {

@@ -248,9 +248,21 @@ ThreadSplit split_threads(const std::vector<FileJob>& jobs, unsigned threads) {
 bool is_model_container(const std::string& path) {
   try {
     WholeInput in(path);
-    return tenzip::ModelReader(in.bytes()).is_model();
+    try {
+      const tenzip::Reader container(in.bytes());
+    } catch (const tenzip::Error&) {
+      return false;  // not a valid container: the streaming path reports the problem
+    }
+    // A valid container whose tensor directory fails to read (damaged, or from a newer tenzip):
+    // the model path reports why, rather than restoring it as plain bytes (a delta's would be
+    // its differences).
+    try {
+      return tenzip::ModelReader(in.bytes()).is_model();
+    } catch (const tenzip::Error&) {
+      return true;
+    }
   } catch (const std::exception&) {
-    return false;  // not a valid container: the streaming path reports the problem
+    return false;
   }
 }
 
