@@ -31,4 +31,24 @@ done
 # The container's golden error files are part of the suite: their absence is a failure.
 [[ $n -gt 0 ]] || fail "no golden error files (*.tnz + *.expected) in $dir"
 note "$n golden error files"
+
+# Model containers whose tensor directory is damaged (valid containers otherwise): decompressing
+# the file must fail the same way. From stdin the container is decoded as a plain one (every
+# chunk checked; the directory, at the end of the stream, is not consulted).
+m=0
+for f in "$dir"/model/*.tnz; do
+  exp="${f%.tnz}.expected"
+  name=model_$(basename "$f")
+  want=$(head -n 1 "$exp" | tr -d '\r')
+  [[ -n $want ]] || fail "$exp is empty"
+  cp "$f" "$name"
+  run_expect 1 "$TENZIP" decompress "$name" -o restored
+  check_error_line
+  grep -qF -- "$want" "$WORK/err" || fail "$name: error '$(cat "$WORK/err")' does not contain '$want'"
+  only_files . "$name"
+  rm -f "$name"
+  m=$((m + 1))
+done
+[[ $m -gt 0 ]] || fail "no model golden error files in $dir/model"
+note "$m model golden error files"
 finish

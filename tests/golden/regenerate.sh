@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Regenerates the golden files, deliberately: tests/golden/*.in, *.tnz, SHA256SUMS,
-# tests/golden_errors/*.tnz + *.expected, and the fuzz seeds copied from them.
+# Regenerates the golden files, deliberately: tests/golden/*.in, *.tnz, SHA256SUMS, tests/golden/model/,
+# tests/golden_errors/ (and its model/), and the fuzz seeds copied from them.
 # Run after any change to the container format or to the codec's payload bytes:
 #   tests/golden/regenerate.sh [build-dir]     (default build dir: /tmp/b-golden)
 # Inputs come from the shared corpus (TENZIP_CORPUS_DIR, default <repo>/../shared/corpus).
@@ -11,7 +11,9 @@ if [[ ! -f "$build/CMakeCache.txt" ]]; then
   cmake -S "$src" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
 fi
 cmake --build "$build" -j2 --target tenzip_tests
-TENZIP_REGENERATE_GOLDEN=1 "$build/tests/tenzip_tests" --gtest_filter='Golden.Regenerate' --gtest_brief=1
+# Golden.Regenerate: the containers; GoldenModel.Regenerate: model containers (tests/golden/model,
+# tests/golden_errors/model) and the model_fuzzer's golden_* seeds.
+TENZIP_REGENERATE_GOLDEN=1 "$build/tests/tenzip_tests" --gtest_filter='Golden.Regenerate:GoldenModel.Regenerate' --gtest_brief=1
 (cd "$src/tests/golden" && sha256sum -- *.in > SHA256SUMS)
 # Fuzz seeds: small valid containers of every dtype and every golden error file.
 seeds="$src/fuzz/corpus/decode_fuzzer"
