@@ -86,6 +86,7 @@ int run_compress(const CodecArgs& a) {
 }
 
 int run_decompress(const CodecArgs& a) {
+  if (a.test) return run_test(a);
   std::error_code ec;
   const bool from_stdin = is_stdio(a.input);
   if (!from_stdin && std::filesystem::is_directory(a.input, ec)) return run_decompress_folder(a);

@@ -25,6 +25,7 @@ struct CodecArgs {
   bool dtype_given = false;  // --dtype: a raw buffer of that dtype, no model-file detection
   std::string format = "auto";  // --format (model files)
   std::string base;          // --base OLD: a checkpoint delta against OLD (file or folder)
+  bool test = false;         // decompress -t: decode and verify, write nothing
 };
 int run_compress(const CodecArgs& a);
 int run_decompress(const CodecArgs& a);
@@ -34,6 +35,9 @@ int run_compress_model(const CodecArgs& a);
 int run_decompress_model(const CodecArgs& a);  // a.input: a regular file holding a model container
 int run_compress_folder(const CodecArgs& a);
 int run_decompress_folder(const CodecArgs& a);
+// decompress -t: a file, a folder (its NAME.tnz files) or stdin, decoded and checked as
+// decompress would, with nothing written.
+int run_test(const CodecArgs& a);
 // True if the container file at `path` holds a model directory, or a directory that cannot be
 // read (so decompress takes the model path, which reports why).
 bool is_model_container(const std::string& path);

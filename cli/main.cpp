@@ -120,11 +120,15 @@ int main(int argc, char** argv) {
   dec->add_option("--base", da.base, "the file (or folder) a checkpoint delta was made against");
   dec->add_flag("-k,--keep", keep, "keep the input (always done; accepted for zstd compatibility)");
   dec->add_flag("-q,--quiet", da.quiet, "no progress bar, no summary");
+  dec->add_flag("-t,--test", da.test,
+                "test: decode and verify everything decompressing would (for a folder, each NAME.tnz in it), "
+                "write nothing");
   dec->footer(
       "Every chunk is verified against its checksum; on any error the output is removed.\n"
       "Examples:\n"
       "  tenzip decompress weights.bin.tnz            # writes weights.bin\n"
-      "  tenzip decompress -c weights.bin.tnz | sha256sum");
+      "  tenzip decompress -c weights.bin.tnz | sha256sum\n"
+      "  tenzip decompress -t all-MiniLM-L6-v2.tnz/    # checks every file, writes nothing");
 
   // ---- extract
   ExtractArgs ea;

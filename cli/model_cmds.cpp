@@ -456,6 +456,80 @@ int run_decompress_folder(const CodecArgs& a) {
   return 0;
 }
 
+// ---------------------------------------------------------------- test (decompress -t)
+
+namespace {
+
+// Decodes a container file completely and discards the bytes: its index, every chunk's checksum
+// and, for a model file, its directory and whole-file checksum are checked, as decompression
+// would. `base`: the file a delta was made against (empty if none was given). Returns the
+// decoded size.
+uint64_t verify_container_file(const std::string& path, const std::string& base, unsigned threads) {
+  WholeInput file(path, WholeInput::Access::sequential);
+  try {
+    const tenzip::ModelReader reader(file.bytes());
+    std::optional<WholeInput> base_file;
+    if (reader.needs_base()) {
+      if (base.empty()) throw CliError(2, path + ": this is a checkpoint delta; give the file it was made against with --base OLD");
+      base_file.emplace(base);
+    }
+    uint64_t n = 0;
+    reader.decompress([&](std::span<const uint8_t> s) { n += s.size(); },
+                      base_file ? base_file->bytes() : std::span<const uint8_t>{}, threads);
+    return n;
+  } catch (const tenzip::Error& e) {
+    rethrow_named(e, path);
+  }
+}
+
+}  // namespace
+
+int run_test(const CodecArgs& a) {
+  if (a.to_stdout || !a.output.empty()) throw CliError(2, "-t/--test writes nothing; it takes no -o or -c");
+  if (is_stdio(a.input)) {
+    if (!a.base.empty()) throw CliError(2, "--base needs the container as a file, not stdin");
+    if (stdin_is_terminal()) throw CliError(1, "stdin is a terminal; refusing to read compressed data from it");
+    Input in(a.input);
+    uint64_t n = 0;
+    std::vector<uint8_t> metadata;
+    try {
+      n = tenzip::decompress_stream([&](std::span<uint8_t> dst) { return in.read(dst); },
+                                    [&](std::span<const uint8_t> s) { n += s.size(); }, a.threads, &metadata);
+      uint8_t extra = 0;
+      if (in.read(std::span<uint8_t>(&extra, 1)) != 0) fail_io(in.name(), "unexpected data after the end of the container");
+    } catch (const tenzip::Error& e) {
+      rethrow_named(e, in.name());
+    }
+    // Its chunks decoded, but what they decode to is the difference to a base we do not have.
+    if (tenzip::model_metadata_needs_base(metadata))
+      throw CliError(1, in.name() + ": this is a checkpoint delta; test it from a file with --base OLD");
+    if (!a.quiet) std::fprintf(stderr, "%s : OK (%s => %s)\n", in.name().c_str(), human_size(in.bytes_read()).c_str(), human_size(n).c_str());
+    return 0;
+  }
+  std::error_code ec;
+  if (!fs::is_directory(a.input, ec)) {
+    const uint64_t n = verify_container_file(a.input, a.base, a.threads);
+    if (!a.quiet) std::fprintf(stderr, "%s : OK (%s => %s)\n", a.input.c_str(), human_size(fs::file_size(a.input, ec)).c_str(), human_size(n).c_str());
+    return 0;
+  }
+  // A folder: every NAME.tnz in it (the other files are plain copies), with NAME from the base folder for deltas.
+  const fs::path src = strip_slashes(a.input);
+  const std::optional<fs::path> base_dir = base_folder(a, "testing");
+  size_t n_files = 0;
+  uint64_t total = 0;
+  for (const FolderEntry& e : list_folder(src)) {
+    const std::string file_name = e.rel.filename().string();
+    if (e.is_dir || !has_tnz_suffix(file_name)) continue;
+    fs::path rel = e.rel;
+    rel.replace_filename(file_name.substr(0, file_name.size() - kSuffix.size()));
+    total += verify_container_file((src / e.rel).string(), base_dir ? (*base_dir / rel).string() : std::string(),
+                                   a.threads);
+    ++n_files;
+  }
+  if (!a.quiet) std::fprintf(stderr, "%s : OK (%zu compressed files => %s)\n", src.string().c_str(), n_files, human_size(total).c_str());
+  return 0;
+}
+
 // ---------------------------------------------------------------- extract
 
 int run_extract(const ExtractArgs& a) {
