@@ -64,8 +64,13 @@ std::vector<uint64_t> get_u64_list(const json& j, const char* key, bool required
   return out;
 }
 
-// Directory text larger than this is refused (a decompression bomb, not a model).
+// Directory text larger than this is refused (a decompression bomb, not a model), and so is
+// text more than kMaxDirectoryRatio times its zstd frame beyond kDirectoryRatioFloor: the
+// frame's content size is allocated before anything is decoded. tenzip's directories compress
+// 3-6x (small models) to ~26x (an 80-layer LLM's 720 tensors).
 constexpr uint64_t kMaxDirectoryBytes = uint64_t{1} << 30;
+constexpr uint64_t kMaxDirectoryRatio = 1024;
+constexpr uint64_t kDirectoryRatioFloor = uint64_t{16} << 20;
 constexpr uint8_t kZstdMagic[4] = {0x28, 0xB5, 0x2F, 0xFD};
 
 }  // namespace
@@ -76,6 +81,9 @@ std::optional<std::string> metadata_text(std::span<const uint8_t> raw) {
   const unsigned long long n = ZSTD_getFrameContentSize(raw.data(), raw.size());
   if (n == ZSTD_CONTENTSIZE_UNKNOWN || n == ZSTD_CONTENTSIZE_ERROR || n > kMaxDirectoryBytes)
     bad("compressed directory has no valid content size");
+  if (n > kDirectoryRatioFloor && n / kMaxDirectoryRatio > raw.size())
+    bad("compressed directory of " + std::to_string(raw.size()) + " bytes claims " + std::to_string(n) +
+        " bytes of text, more than " + std::to_string(kMaxDirectoryRatio) + " times its size");
   std::string text(static_cast<size_t>(n), '\0');
   const size_t got = ZSTD_decompress(text.data(), text.size(), raw.data(), raw.size());
   if (ZSTD_isError(got) || got != n) bad("compressed directory does not decompress");

@@ -1,6 +1,7 @@
 // The model layer on made-up layouts: regions become segments, gaps stay bytes, the whole file
 // comes back byte for byte, tensors extract alone, deltas need (and check) their base.
 #include <gtest/gtest.h>
+#include <zstd.h>
 
 #include <cstring>
 #include <random>
@@ -311,6 +312,20 @@ TEST(ModelMetadata, RejectsDirectoriesThatDisagreeWithTheIndex) {
   ContainerInfo broken = good;
   broken.metadata.resize(broken.metadata.size() / 2);  // a cut zstd frame
   EXPECT_THROW(model::decode_metadata(broken), Error);
+  // A bomb: 64 MiB of text from a frame of a few KB is refused before it is allocated.
+  ContainerInfo bomb = good;
+  const std::string huge(size_t{64} << 20, ' ');
+  bomb.metadata.resize(ZSTD_compressBound(huge.size()));
+  bomb.metadata.resize(ZSTD_compress(bomb.metadata.data(), bomb.metadata.size(), huge.data(), huge.size(), 1));
+  ASSERT_LT(bomb.metadata.size(), size_t{64} << 10);
+  try {
+    model::decode_metadata(bomb);
+    ADD_FAILURE() << "accepted a directory of 64 MiB from " << bomb.metadata.size() << " bytes";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("claims 67108864 bytes of text, more than 1024 times its size"),
+              std::string::npos)
+        << e.what();
+  }
   ContainerInfo other = good;
   const std::string foreign = "{\"some_app\":1}";
   other.metadata.assign(foreign.begin(), foreign.end());
