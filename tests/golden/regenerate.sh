@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the golden files, deliberately: tests/golden/*.in, *.tnz, SHA256SUMS, tests/golden/model/,
-# tests/golden_errors/ (and its model/), and the fuzz seeds copied from them.
+# tests/golden_errors/ (and its model/), and the fuzz seeds copied from them. The Python package's
+# array containers (tests/golden/array) have their own script: tests/golden/array/regenerate.py.
 # Run after any change to the container format or to the codec's payload bytes:
 #   tests/golden/regenerate.sh [build-dir]     (default build dir: /tmp/b-golden)
 # Inputs come from the shared corpus (TENZIP_CORPUS_DIR, default <repo>/../shared/corpus).
