@@ -254,8 +254,8 @@ bool is_model_container(const std::string& path) {
       return false;  // not a valid container: the streaming path reports the problem
     }
     // A valid container whose tensor directory fails to read (damaged, or from a newer tenzip):
-    // the model path reports why, rather than restoring it as plain bytes (a delta's would be
-    // its differences).
+    // the model path reports why, rather than the file being restored as plain bytes with its
+    // directory and whole-file checksum unchecked.
     try {
       return tenzip::ModelReader(in.bytes()).is_model();
     } catch (const tenzip::Error&) {
@@ -470,7 +470,8 @@ uint64_t verify_container_file(const std::string& path, const std::string& base,
     const tenzip::ModelReader reader(file.bytes());
     std::optional<WholeInput> base_file;
     if (reader.needs_base()) {
-      if (base.empty()) throw CliError(2, path + ": this is a checkpoint delta; give the file it was made against with --base OLD");
+      if (base.empty())
+        throw CliError(2, path + ": this is a checkpoint delta; give the file it was made against with --base OLD");
       base_file.emplace(base);
     }
     uint64_t n = 0;
@@ -503,16 +504,21 @@ int run_test(const CodecArgs& a) {
     // Its chunks decoded, but what they decode to is the difference to a base we do not have.
     if (tenzip::model_metadata_needs_base(metadata))
       throw CliError(1, in.name() + ": this is a checkpoint delta; test it from a file with --base OLD");
-    if (!a.quiet) std::fprintf(stderr, "%s : OK (%s => %s)\n", in.name().c_str(), human_size(in.bytes_read()).c_str(), human_size(n).c_str());
+    if (!a.quiet)
+      std::fprintf(stderr, "%s : OK (%s => %s)\n", in.name().c_str(), human_size(in.bytes_read()).c_str(),
+                   human_size(n).c_str());
     return 0;
   }
   std::error_code ec;
   if (!fs::is_directory(a.input, ec)) {
     const uint64_t n = verify_container_file(a.input, a.base, a.threads);
-    if (!a.quiet) std::fprintf(stderr, "%s : OK (%s => %s)\n", a.input.c_str(), human_size(fs::file_size(a.input, ec)).c_str(), human_size(n).c_str());
+    if (!a.quiet)
+      std::fprintf(stderr, "%s : OK (%s => %s)\n", a.input.c_str(), human_size(fs::file_size(a.input, ec)).c_str(),
+                   human_size(n).c_str());
     return 0;
   }
-  // A folder: every NAME.tnz in it (the other files are plain copies), with NAME from the base folder for deltas.
+  // A folder: every NAME.tnz in it (the other files are plain copies); a delta's base is NAME in
+  // the base folder.
   const fs::path src = strip_slashes(a.input);
   const std::optional<fs::path> base_dir = base_folder(a, "testing");
   size_t n_files = 0;
@@ -526,7 +532,9 @@ int run_test(const CodecArgs& a) {
                                    a.threads);
     ++n_files;
   }
-  if (!a.quiet) std::fprintf(stderr, "%s : OK (%zu compressed files => %s)\n", src.string().c_str(), n_files, human_size(total).c_str());
+  if (!a.quiet)
+    std::fprintf(stderr, "%s : OK (%zu compressed files => %s)\n", src.string().c_str(), n_files,
+                 human_size(total).c_str());
   return 0;
 }
 
