@@ -304,6 +304,30 @@ TEST(ContainerErrors, IndexFields) {
   expect_error(c, Errc::corrupt_input, "segment 0: decoded_size");
 }
 
+// The frame right before the index must be the end frame. Here it is a well-formed chunk frame
+// (1 element, no payload) that the index does not list: the random-access paths stop at it, the
+// streaming ones when it would start a segment again.
+TEST(ContainerErrors, ChunkFrameWhereTheEndFrameBelongs) {
+  Bytes c = small_container();
+  const Layout l = layout_of(c);
+  c[l.end_frame] = kFrameChunk;
+  store_u32(&c[l.end_frame + 4], 1);
+  reseal_frame(c, l.end_frame);
+  const std::string where = "frame " + std::to_string(l.frames.size()) + " at offset " + std::to_string(l.end_frame);
+  const auto outs = decode_all_paths(c);
+  for (size_t p = 0; p < outs.size(); ++p) {
+    SCOPED_TRACE(kPathNames[p]);
+    ASSERT_TRUE(outs[p].threw_error) << outs[p].message;
+    EXPECT_EQ(outs[p].code, Errc::corrupt_input) << outs[p].message;
+    const bool streaming = p == 1 || p == 2;
+    EXPECT_NE(outs[p].message.find(streaming ? "chunk " + std::to_string(l.frames.size()) + " at offset " +
+                                                   std::to_string(l.end_frame) + ": segment 0 follows segment 3"
+                                             : where + ": expected the end frame right before the index"),
+              std::string::npos)
+        << outs[p].message;
+  }
+}
+
 TEST(ContainerErrors, FooterFields) {
   const Bytes base = small_container();
   const Layout l = layout_of(base);

@@ -124,6 +124,27 @@ TEST(Model, RoundTripAndDirectory) {
   }
 }
 
+TEST(Model, ExtractRefusesAMissingTensorOrAWrongDestination) {
+  const Synthetic s = make_synthetic(3);
+  const ModelReader r(compress_layout_to_bytes(s, 1));
+  const size_t n = r.tensors().size();
+  try {
+    r.extract(n);
+    ADD_FAILURE() << "extracted tensor " << n << " of " << n;
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("out of range (" + std::to_string(n) + " tensors)"), std::string::npos);
+  }
+  Bytes dst(r.tensors()[0].size + 1);
+  try {
+    r.extract_into(0, dst);
+    ADD_FAILURE() << "extracted into a destination one byte too large";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("destination holds " + std::to_string(dst.size()) + " bytes"), std::string::npos);
+  }
+}
+
 TEST(Model, TransposeViewGathersColumnMajorOrder) {
   const Synthetic s = make_synthetic(2);
   const Bytes t = expected_tensor(s, 1);  // A.T[i][j] = A[j][i]
@@ -298,6 +319,7 @@ TEST(ModelMetadata, RejectsDirectoriesThatDisagreeWithTheIndex) {
       {"\"file_size\":" + std::to_string(s.file.size()), "\"file_size\":1", "differs"},
       {"\"region\":0", "\"region\":9", "missing region"},
       {"\"shape\":[50,60]", "\"shape\":\"x\"", "'shape'"},
+      {"\"regions\":", "\"regionz\":", "malformed"},  // a required key missing
   };
   for (const Case& k : cases) {
     try {
