@@ -11,12 +11,17 @@
 namespace tzcli {
 
 namespace {
-// Length of a valid UTF-8 sequence starting at s[i], or 0 if invalid.
+// Length of a valid UTF-8 sequence starting at s[i], or 0 if invalid (RFC 3629: no overlong
+// forms, no surrogates, nothing above U+10FFFF; the second byte's range depends on the first).
 size_t utf8_len(const std::string& s, size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
   size_t n = c < 0xC2 ? 0 : c < 0xE0 ? 2 : c < 0xF0 ? 3 : c < 0xF5 ? 4 : 0;
   if (n == 0 || i + n > s.size()) return 0;
-  for (size_t k = 1; k < n; ++k)
+  const unsigned lo = c == 0xE0 ? 0xA0 : c == 0xF0 ? 0x90 : 0x80;
+  const unsigned hi = c == 0xED ? 0x9F : c == 0xF4 ? 0x8F : 0xBF;
+  const auto second = static_cast<unsigned char>(s[i + 1]);
+  if (second < lo || second > hi) return 0;
+  for (size_t k = 2; k < n; ++k)
     if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80) return 0;
   return n;
 }

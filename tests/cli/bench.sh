@@ -49,6 +49,22 @@ run_expect 0 "$TENZIP" bench --min-time 0 --json empty.bin
 python3 -c 'import json,sys; j=json.loads(open(sys.argv[1]).read()); assert j["size"]==0, j' "$WORK/out" || fail "bench empty"
 ok
 
+# A file name is bytes: escapes, valid UTF-8 kept, and every invalid sequence (a stray byte,
+# an overlong form, a surrogate, a code point above U+10FFFF) escaped, so the line is strict
+# UTF-8 JSON.
+odd=$'q"\\n\n\t\x01 \xc3\xa9 \xf0\x9f\x98\x80 \xff \xe0\x80\x80 \xed\xa0\x80 \xf4\x90\x80\x80.bin'
+printf 'ab' >"$odd"
+run_expect 0 "$TENZIP" bench --min-time 0 --json "$odd"
+python3 - "$WORK/out" <<'PY' || fail "bench --json with an odd file name"
+import json, sys
+j = json.loads(open(sys.argv[1], "rb").read().decode("utf-8"))  # strict: raises on invalid UTF-8
+name = j["file"]
+assert name.startswith('q"\\n\n\t\x01 \u00e9 \U0001f600 ') and name.endswith(".bin"), repr(name)
+assert "\ufffd" not in name, repr(name)
+PY
+ok
+rm -f "$odd"
+
 # failures
 run_expect 1 "$TENZIP" bench missing.bin
 check_error_line
