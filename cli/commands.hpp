@@ -30,7 +30,8 @@ struct CodecArgs {
 int run_compress(const CodecArgs& a);
 int run_decompress(const CodecArgs& a);
 
-// Model files and folders (model_cmds.cpp); run_compress/run_decompress dispatch to them.
+// Model files (model_cmds.cpp) and folders (folder_cmds.cpp); run_compress/run_decompress
+// dispatch to them.
 int run_compress_model(const CodecArgs& a);
 int run_decompress_model(const CodecArgs& a);  // a.input: a regular file holding a model container
 int run_compress_folder(const CodecArgs& a);
@@ -38,6 +39,7 @@ int run_decompress_folder(const CodecArgs& a);
 // decompress -t: a file, a folder (its NAME.tnz files) or stdin, decoded and checked as
 // decompress would, with nothing written.
 int run_test(const CodecArgs& a);
+int run_test_folder(const CodecArgs& a);
 // True if the container file at `path` holds a model directory, or a directory that cannot be
 // read (so decompress takes the model path, which reports why).
 bool is_model_container(const std::string& path);
