@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <thread>
 
 #include "commands.hpp"
@@ -86,9 +87,12 @@ int run_compress(const CodecArgs& a) {
 }
 
 int run_decompress(const CodecArgs& a) {
-  if (a.test) return run_test(a);
   std::error_code ec;
   const bool from_stdin = is_stdio(a.input);
+  if (a.test) {
+    if (a.to_stdout || !a.output.empty()) throw CliError(2, "-t/--test writes nothing; it takes no -o or -c");
+    if (!from_stdin) return run_test(a);  // files and folders; stdin streams below, into nothing
+  }
   if (!from_stdin && std::filesystem::is_directory(a.input, ec)) return run_decompress_folder(a);
   if (!from_stdin && std::filesystem::is_regular_file(a.input, ec) && is_model_container(a.input))
     return run_decompress_model(a);
@@ -107,8 +111,9 @@ int run_decompress(const CodecArgs& a) {
   if (is_stdio(a.input) && stdin_is_terminal())
     throw CliError(1, "stdin is a terminal; refusing to read compressed data from it");
   Input in(a.input);
-  Output out(out_path, a.force, &in, output_mode(in));
-  Progress progress("decompressing " + in.name(), in.size(), !a.quiet);
+  std::optional<Output> out;
+  if (!a.test) out.emplace(out_path, a.force, &in, output_mode(in));
+  Progress progress((a.test ? "testing " : "decompressing ") + in.name(), in.size(), !a.quiet);
 
   uint64_t total_out = 0;
   std::vector<uint8_t> metadata;
@@ -119,11 +124,15 @@ int run_decompress(const CodecArgs& a) {
           progress.update(in.bytes_read());
           return n;
         },
-        [&](std::span<const uint8_t> s) { out.write(s); }, a.threads, &metadata);
+        [&](std::span<const uint8_t> s) {
+          if (out) out->write(s);
+        },
+        a.threads, &metadata);
     // A delta decodes to differences, not to the file: known only at the end, so the output is
     // discarded (a file) or the exit status says so (stdout).
     if (tenzip::model_metadata_needs_base(metadata))
-      throw CliError(1, in.name() + ": this is a checkpoint delta; decompress it from a file with --base OLD");
+      throw CliError(1, in.name() + ": this is a checkpoint delta; " + (a.test ? "test" : "decompress") +
+                            " it from a file with --base OLD");
     // The container ends at its footer; anything after it means a damaged or mixed-up file.
     uint8_t extra = 0;
     if (in.read(std::span<uint8_t>(&extra, 1)) != 0) fail_io(in.name(), "unexpected data after the end of the container");
@@ -131,11 +140,16 @@ int run_decompress(const CodecArgs& a) {
     rethrow_named(e, in.name());
   }
   progress.finish();
-  out.commit();
-
-  if (!a.quiet && !out.is_stdout())
+  if (a.test) {
+    if (!a.quiet)
+      std::fprintf(stderr, "%s : OK (%s => %s)\n", in.name().c_str(), human_size(in.bytes_read()).c_str(),
+                   human_size(total_out).c_str());
+    return 0;
+  }
+  out->commit();
+  if (!a.quiet && !out->is_stdout())
     std::fprintf(stderr, "%s : %s => %s, %s\n", in.name().c_str(), human_size(in.bytes_read()).c_str(),
-                 human_size(total_out).c_str(), out.name().c_str());
+                 human_size(total_out).c_str(), out->name().c_str());
   return 0;
 }
 

@@ -36,8 +36,8 @@ int run_compress_model(const CodecArgs& a);
 int run_decompress_model(const CodecArgs& a);  // a.input: a regular file holding a model container
 int run_compress_folder(const CodecArgs& a);
 int run_decompress_folder(const CodecArgs& a);
-// decompress -t: a file, a folder (its NAME.tnz files) or stdin, decoded and checked as
-// decompress would, with nothing written.
+// decompress -t on a file or a folder (its NAME.tnz files): decoded and checked as decompress
+// would, with nothing written. (From stdin, run_decompress streams into nothing.)
 int run_test(const CodecArgs& a);
 int run_test_folder(const CodecArgs& a);
 // True if the container file at `path` holds a model directory, or a directory that cannot be

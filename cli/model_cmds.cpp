@@ -160,29 +160,6 @@ uint64_t verify_container_file(const std::string& path, const std::string& base,
 }
 
 int run_test(const CodecArgs& a) {
-  if (a.to_stdout || !a.output.empty()) throw CliError(2, "-t/--test writes nothing; it takes no -o or -c");
-  if (is_stdio(a.input)) {
-    if (!a.base.empty()) throw CliError(2, "--base needs the container as a file, not stdin");
-    if (stdin_is_terminal()) throw CliError(1, "stdin is a terminal; refusing to read compressed data from it");
-    Input in(a.input);
-    uint64_t n = 0;
-    std::vector<uint8_t> metadata;
-    try {
-      n = tenzip::decompress_stream([&](std::span<uint8_t> dst) { return in.read(dst); },
-                                    [&](std::span<const uint8_t> s) { n += s.size(); }, a.threads, &metadata);
-      uint8_t extra = 0;
-      if (in.read(std::span<uint8_t>(&extra, 1)) != 0) fail_io(in.name(), "unexpected data after the end of the container");
-    } catch (const tenzip::Error& e) {
-      rethrow_named(e, in.name());
-    }
-    // Its chunks decoded, but what they decode to is the difference to a base we do not have.
-    if (tenzip::model_metadata_needs_base(metadata))
-      throw CliError(1, in.name() + ": this is a checkpoint delta; test it from a file with --base OLD");
-    if (!a.quiet)
-      std::fprintf(stderr, "%s : OK (%s => %s)\n", in.name().c_str(), human_size(in.bytes_read()).c_str(),
-                   human_size(n).c_str());
-    return 0;
-  }
   std::error_code ec;
   if (fs::is_directory(a.input, ec)) return run_test_folder(a);
   const uint64_t n = verify_container_file(a.input, a.base, a.threads);
