@@ -134,8 +134,11 @@ void ChunkDecoder::decode(DType dtype, std::span<const uint8_t> payload, uint8_t
   } else {
     const uint8_t* streams[kMaxStreams];
     // The merge writes the whole chunk to dst, usually not in cache: its lines are fetched
-    // while the exponents decode (bf16 and fp32 decompression 5-15% faster here).
+    // while the exponents decode (bf16 and fp32 decompression 5-15% faster here). So is the
+    // payload, which the decoder and the merge read later: on inputs larger than the cache,
+    // 10-13% faster again (1-3% slower on inputs the cache holds whole).
     Prefetcher warm(dst, n_elems * dtype_size(dtype));
+    warm.also_read(payload.data() + pos, payload.size() - pos);
     for (int s = 0; s < k; ++s) {
       s_->decoded[s].resize(n_elems);
       streams[s] = s_->streams.decode(payload, pos, n_elems, s_->decoded[s].data(), false, s == 0 ? &warm : nullptr);
