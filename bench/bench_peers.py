@@ -37,8 +37,9 @@ warnings.simplefilter("ignore")  # torch (imported by zipnn) warns about depreca
 WIDTH = {"fp32": 4, "fp16": 2, "bf16": 2}
 ZIPNN_DTYPE = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16"}
 # tenzip variants: the default (level 3), --lanes (exponents for AVX-512 decoders; opt-in),
-# level 2 (the same split coders without LZ: the speed tenzip gives up for LZ's size gains) and
-# both (the fastest to decode on an AVX-512 CPU: no chunk waits on a zstd frame).
+# level 2 (the same split coders with 4 tables instead of 8 and no LZ: the speed tenzip gives
+# up for LZ's size gains) and both (the fastest to decode on an AVX-512 CPU: no chunk waits on
+# a zstd frame).
 TENZIP_ARGS = {"tenzip": [], "tenzip-lanes": ["--lanes"], "tenzip-l2": ["-l", "2"], "tenzip-l2-lanes": ["-l", "2", "--lanes"]}
 ALL_PEERS = ["tenzip", "tenzip-lanes", "tenzip-l2", "tenzip-l2-lanes", "zipnn", "zstd-3", "zstd-19", "blosc2", "openzl"]
 

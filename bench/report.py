@@ -222,8 +222,8 @@ def render(meta, rows, end, results_path):
     # (--lanes), level 2 (no LZ), which shows what the default's LZ trials cost in speed, and both.
     variants = (("tenzip-lanes", "With `--lanes` (opt-in: exponents laid out for AVX-512 VBMI decoders, format "
                                  "version 3; on CPUs without AVX-512 they decode slower than the default's):"),
-                ("tenzip-l2", "With `-l 2` (the same split coders as the default level 3, without its LZ trials: "
-                              "zstd over repeated rows and values):"),
+                ("tenzip-l2", "With `-l 2` (the default level 3's split coders with 4 Huffman tables per stream "
+                              "instead of 8, and without its LZ trials: zstd over repeated rows and values):"),
                 ("tenzip-l2-lanes", "With `-l 2 --lanes` (both: no LZ, and exponents laid out for AVX-512 VBMI "
                                     "decoders, so that no chunk waits on a zstd frame):"))
     for peer, intro in variants:
