@@ -6,10 +6,12 @@
 #endif
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <exception>
 #include <new>
 #include <string>
+#include <vector>
 
 #include "commands.hpp"
 #include "io.hpp"
@@ -47,6 +49,51 @@ constexpr const char* kDtypeHelp =
     "element type of the input: bf16, fp16, fp32, fp8_e4m3, fp8_e5m2 or bytes (anything else); "
     "aliases such as bfloat16, float16, float32 work too. Default: bytes";
 
+// Runs a command; its exceptions become an error line on stderr and an exit code.
+template <class F>
+int report_errors(F&& run) {
+  try {
+    return run();
+  } catch (const CliError& e) {
+    print_error(e.what());
+    return e.exit_code;
+  } catch (const tenzip::Error& e) {
+    print_error(e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    print_error("out of memory");
+    return 1;
+  } catch (const std::exception& e) {
+    print_error(e.what());
+    return 1;
+  }
+}
+
+// compress/decompress of several inputs, zstd's way: each as if given alone, its output beside
+// it; a failure is reported and the others still run (with -c, whose outputs are concatenated
+// on stdout, the first failure stops). The exit code is the worst one.
+int run_each(const char* command, const std::vector<std::string>& inputs, CodecArgs a, int (*run)(const CodecArgs&)) {
+  if (inputs.size() == 1) {
+    a.input = inputs[0];
+    return run(a);
+  }
+  const std::string cmd = command;
+  if (std::any_of(inputs.begin(), inputs.end(), [](const std::string& in) { return is_stdio(in); }))
+    throw CliError(2, cmd + ": - (stdin) must be the only input");
+  if (!a.output.empty())
+    throw CliError(2, cmd + ": -o names one output; with several inputs each output is written beside its input");
+  if (a.to_stdout && cmd == "compress")
+    throw CliError(2, "compress: -c with several inputs would write containers back to back, which do not "
+                      "decode as one; compress them one at a time");
+  int worst = 0;
+  for (const auto& in : inputs) {
+    a.input = in;
+    worst = std::max(worst, report_errors([&] { return run(a); }));
+    if (worst != 0 && a.to_stdout) break;
+  }
+  return worst;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,8 +121,10 @@ int main(int argc, char** argv) {
   std::string dtype_c = "bytes";
   ca.threads = hw;
   bool keep = false;
-  auto* comp = app.add_subcommand("compress", "compress a file (or - for stdin) into a .tnz container");
-  comp->add_option("input", ca.input, "file to compress, or - for stdin")->required();
+  auto* comp = app.add_subcommand("compress", "compress files or folders (or - for stdin), each into a .tnz container");
+  std::vector<std::string> comp_inputs, dec_inputs;
+  comp->add_option("input", comp_inputs, "files or folders to compress (each to its own output), or - for stdin")
+      ->required();
   auto* dtype_opt = comp->add_option("--dtype", dtype_c, kDtypeHelp)->check(dtype_validator());
   comp->add_option("--format", ca.format,
                    "model file format: auto (detect), raw (no tensors), safetensors, gguf, pytorch-zip, onnx, "
@@ -105,13 +154,15 @@ int main(int argc, char** argv) {
       "  tenzip compress all-MiniLM-L6-v2/              # writes all-MiniLM-L6-v2.tnz/\n"
       "  tenzip compress --base step1000.safetensors step1100.safetensors\n"
       "  tenzip compress --dtype fp32 -l 9 weights.bin\n"
+      "  tenzip compress --dtype bf16 *.bin                 # each to its own .tnz\n"
       "  tenzip compress --dtype bf16 -T 1 -o out.tnz - < weights.bin");
 
   // ---- decompress
   CodecArgs da;
   da.threads = hw;
-  auto* dec = app.add_subcommand("decompress", "decompress a .tnz container (or - for stdin)");
-  dec->add_option("input", da.input, "file.tnz to decompress, or - for stdin")->required();
+  auto* dec = app.add_subcommand("decompress", "decompress .tnz containers (or - for stdin)");
+  dec->add_option("input", dec_inputs, "files (or folders) .tnz to decompress, each to its own output, or - for stdin")
+      ->required();
   dec->add_option("-T,--threads", da.threads, threads_help)->check(CLI::Range(0u, 4096u));
   dec->add_option("-o,--output", da.output,
                   "output file, or - for stdout. Default: INPUT without .tnz (stdout for stdin)");
@@ -128,6 +179,7 @@ int main(int argc, char** argv) {
       "Examples:\n"
       "  tenzip decompress weights.bin.tnz            # writes weights.bin\n"
       "  tenzip decompress -c weights.bin.tnz | sha256sum\n"
+      "  tenzip decompress *.tnz                      # each beside its input; failures reported, others go on\n"
       "  tenzip decompress -t all-MiniLM-L6-v2.tnz/    # checks every file, writes nothing");
 
   // ---- extract
@@ -195,16 +247,16 @@ int main(int argc, char** argv) {
   }
 
   auto resolve = [&](unsigned t) { return t == 0 ? hw : t; };
-  try {
+  return report_errors([&] {
     if (*comp) {
       ca.dtype = *tenzip::parse_dtype(dtype_c);
       ca.dtype_given = dtype_opt->count() > 0;
       ca.threads = resolve(ca.threads);
-      return run_compress(ca);
+      return run_each("compress", comp_inputs, ca, run_compress);
     }
     if (*dec) {
       da.threads = resolve(da.threads);
-      return run_decompress(da);
+      return run_each("decompress", dec_inputs, da, run_decompress);
     }
     if (*ext) {
       if (ea.list == !ea.tensor.empty()) {
@@ -225,17 +277,5 @@ int main(int argc, char** argv) {
     }
     print_error("no command given; use compress, decompress, extract, inspect or bench (see tenzip --help)");
     return 2;
-  } catch (const CliError& e) {
-    print_error(e.what());
-    return e.exit_code;
-  } catch (const tenzip::Error& e) {
-    print_error(e.what());
-    return 1;
-  } catch (const std::bad_alloc&) {
-    print_error("out of memory");
-    return 1;
-  } catch (const std::exception& e) {
-    print_error(e.what());
-    return 1;
-  }
+  });
 }

@@ -92,7 +92,7 @@ run_expect 2 "$TENZIP" compress -T many a.bin
 check_error_line
 run_expect 2 "$TENZIP" compress --no-such-option a.bin
 check_error_line
-run_expect 2 "$TENZIP" compress a.bin b.bin
+run_expect 2 "$TENZIP" compress -o x.tnz a.bin b.bin  # several inputs: tests/cli/multi_input.sh
 check_error_line
 run_expect 2 "$TENZIP" bench
 check_error_line
