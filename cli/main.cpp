@@ -69,29 +69,29 @@ int report_errors(F&& run) {
   }
 }
 
-// compress/decompress of several inputs, zstd's way: each as if given alone, its output beside
-// it; a failure is reported and the others still run (with -c, whose outputs are concatenated
-// on stdout, the first failure stops). The exit code is the worst one.
-int run_each(const char* command, const std::vector<std::string>& inputs, CodecArgs a, int (*run)(const CodecArgs&)) {
-  if (inputs.size() == 1) {
-    a.input = inputs[0];
-    return run(a);
-  }
-  const std::string cmd = command;
-  if (std::any_of(inputs.begin(), inputs.end(), [](const std::string& in) { return is_stdio(in); }))
-    throw CliError(2, cmd + ": - (stdin) must be the only input");
-  if (!a.output.empty())
-    throw CliError(2, cmd + ": -o names one output; with several inputs each output is written beside its input");
-  if (a.to_stdout && cmd == "compress")
-    throw CliError(2, "compress: -c with several inputs would write containers back to back, which do not "
-                      "decode as one; compress them one at a time");
+// Several inputs, zstd's way: each is run as if given alone (its output beside it); a failure
+// is reported and the others still run, unless stop_on_failure. `between` is printed on stdout
+// between inputs. The exit code is the worst one.
+template <class Args>
+int for_each_input(const std::vector<std::string>& inputs, Args a, int (*run)(const Args&), bool stop_on_failure,
+                   const char* between = "") {
   int worst = 0;
-  for (const auto& in : inputs) {
-    a.input = in;
-    worst = std::max(worst, report_errors([&] { return run(a); }));
-    if (worst != 0 && a.to_stdout) break;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (i > 0 && *between) std::fputs(between, stdout);
+    a.input = inputs[i];
+    worst = std::max(worst, inputs.size() == 1 ? run(a) : report_errors([&] { return run(a); }));
+    if (worst != 0 && stop_on_failure) break;
   }
   return worst;
+}
+
+// What several inputs rule out: stdin among them, and one named output.
+void check_several(const std::string& cmd, const std::vector<std::string>& inputs, const std::string& output) {
+  if (inputs.size() < 2) return;
+  if (std::any_of(inputs.begin(), inputs.end(), [](const std::string& in) { return is_stdio(in); }))
+    throw CliError(2, cmd + ": - (stdin) must be the only input");
+  if (!output.empty())
+    throw CliError(2, cmd + ": -o names one output; with several inputs each output is written beside its input");
 }
 
 }  // namespace
@@ -204,9 +204,11 @@ int main(int argc, char** argv) {
   // ---- inspect
   InspectArgs ia;
   ia.threads = hw;
-  auto* ins = app.add_subcommand("inspect", "show a container's layout, stream sizes and exponent statistics");
-  ins->add_option("input", ia.input, "file.tnz, or - for stdin")->required();
-  ins->add_flag("--json", ia.json, "one JSON object on stdout");
+  auto* ins = app.add_subcommand(
+      "inspect", "show containers' layout, stream sizes and exponent statistics (several files: each in turn)");
+  std::vector<std::string> ins_inputs;
+  ins->add_option("input", ins_inputs, "files .tnz (each reported in turn), or - for stdin")->required();
+  ins->add_flag("--json", ia.json, "one JSON object per file and line on stdout");
   ins->add_option("-T,--threads", ia.threads, threads_help)->check(CLI::Range(0u, 4096u));
   ins->footer(
       "Decodes everything (verifying checksums) to report, per float segment, the histogram of\n"
@@ -252,11 +254,18 @@ int main(int argc, char** argv) {
       ca.dtype = *tenzip::parse_dtype(dtype_c);
       ca.dtype_given = dtype_opt->count() > 0;
       ca.threads = resolve(ca.threads);
-      return run_each("compress", comp_inputs, ca, run_compress);
+      check_several("compress", comp_inputs, ca.output);
+      if (comp_inputs.size() > 1 && ca.to_stdout)
+        throw CliError(2, "compress: -c with several inputs would write containers back to back, which do not "
+                          "decode as one; compress them one at a time");
+      return for_each_input(comp_inputs, ca, run_compress, false);
     }
     if (*dec) {
       da.threads = resolve(da.threads);
-      return run_each("decompress", dec_inputs, da, run_decompress);
+      check_several("decompress", dec_inputs, da.output);
+      // -c: the outputs back to back on stdout (as zcat); going on after a failure would leave
+      // a concatenation with a piece missing.
+      return for_each_input(dec_inputs, da, run_decompress, da.to_stdout);
     }
     if (*ext) {
       if (ea.list == !ea.tensor.empty()) {
@@ -268,7 +277,8 @@ int main(int argc, char** argv) {
     }
     if (*ins) {
       ia.threads = resolve(ia.threads);
-      return run_inspect(ia);
+      check_several("inspect", ins_inputs, "");
+      return for_each_input(ins_inputs, ia, run_inspect, false, ia.json ? "" : "\n");
     }
     if (*ben) {
       ba.dtype = *tenzip::parse_dtype(dtype_b);

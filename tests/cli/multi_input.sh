@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Several inputs to compress / decompress (zstd's convention): each is done as if given alone,
-# with its output beside it; a failing one is reported and the others still run; the exit code
-# is the worst one. -o, stdin and compress -c take a single input.
+# Several inputs to compress, decompress and inspect (zstd's convention): each is done as if
+# given alone, with its output beside it; a failing one is reported and the others still run;
+# the exit code is the worst one. -o, stdin and compress -c take a single input.
 source "$(dirname "$0")/lib.bash"
 
 formats="$TENZIP_SOURCE_DIR/tests/data/formats"
@@ -54,6 +54,20 @@ ok
 run_expect 1 "$TENZIP" decompress -c bad.tnz a.bin.tnz
 [[ ! -s $WORK/out ]] || fail "decompress -c went on after a failure"
 rm both.out
+
+# ---- inspect: each input in turn (--json: one object per line); a bad one reported
+run_expect 1 "$TENZIP" inspect a.bin.tnz bad.tnz m.safetensors.tnz
+[[ $(grep -c '^  ratio ' "$WORK/out") -eq 2 ]] || fail "inspect did not report both good inputs: $(cat "$WORK/out")"
+grep -q '^tenzip: error: bad.tnz: ' "$WORK/err" || fail "inspect: bad.tnz not reported: $(cat "$WORK/err")"
+run_expect 0 "$TENZIP" inspect --json a.bin.tnz m.safetensors.tnz
+python3 - "$WORK/out" <<'PY' || fail "inspect --json of two inputs"
+import json, sys
+files = [json.loads(line)["file"] for line in open(sys.argv[1])]
+assert files == ["a.bin.tnz", "m.safetensors.tnz"], files
+PY
+ok
+run_expect 2 "$TENZIP" inspect a.bin.tnz - <a.bin.tnz
+check_error_line
 
 # ---- one output, stdin, compress -c: a single input only (usage errors, nothing written)
 run_expect 2 "$TENZIP" compress --dtype fp32 -o x.tnz a.bin m.safetensors
