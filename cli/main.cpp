@@ -24,7 +24,7 @@ void print_error(const std::string& what) { std::fprintf(stderr, "tenzip: error:
 
 const char* const kLanesHelp =
     "code exponents for AVX-512 VBMI decoders (Ice Lake, Zen 4 and later): bf16 decompresses "
-    "~1.3-1.9x faster there (by CPU), ~0.76x as fast with AVX2 only; ~0.2% larger, slower compression; "
+    "~1.3-1.9x faster there (by CPU), about half as fast with AVX2 only; ~0.2% larger, slower compression; "
     "files get format version 3";
 
 const char* const kLevelHelp =

@@ -72,8 +72,8 @@ struct CompressOptions {
   unsigned threads = 1;         // 0 = all hardware threads
   uint32_t chunk_elems = 65536; // elements per independently decodable chunk
   // Code exponents in the LANES layout (doc/FORMAT.md 12.6): ~1.3-1.9x faster bf16 (by CPU)
-  // decompression on CPUs with AVX-512 VBMI (Ice Lake, Zen 4 and later), ~0.76x with AVX2 only,
-  // ~0.33x without; ~0.2% larger, slower compression. Files get format version 3.
+  // decompression on CPUs with AVX-512 VBMI (Ice Lake, Zen 4 and later), about half as fast
+  // with AVX2 only, ~0.3x without; ~0.2% larger, slower compression. Files get format version 3.
   bool lanes = false;
 };
 inline constexpr int kMinLevel = 1;

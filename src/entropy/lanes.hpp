@@ -1,9 +1,9 @@
 // The LANES stream mode (doc/FORMAT.md 12.6, format version 3): Huffman codes of at most 8
 // bits over 128 interleaved bitstreams ("lanes"), laid out so that an AVX-512 (VBMI) decoder
 // holds a whole decode table in registers and decodes 32 symbols per lookup, and for float
-// dtypes merges them with the other bytes into elements in the same registers: about 1.75x
-// faster whole-chunk bf16 decodes than HUFF's four bitstreams (codec_bench --lanes-e2e); with
-// AVX2 only (gathers), 0.76x; portable, 0.33x. Hence opt-in.
+// dtypes merges them with the other bytes into elements in the same registers: about 1.5x
+// faster whole-chunk bf16 decodes than HUFF's four bitstreams (codec_bench --lanes-e2e, Zen 5);
+// with AVX2 only (gathers; TENZIP_LANES_DECODER=avx2 there), 0.48x; portable, 0.27x. Hence opt-in.
 //
 // Symbol i of the first steps * 128 belongs to step i / 128, group (i % 128) / 32, lane i % 32.
 // Each lane holds 8..16 unread bits; a step decodes one symbol per lane from its low 8 bits,
