@@ -1,6 +1,7 @@
 // Folders: `tenzip compress|decompress DIR` (each weight file compressed as NAME.tnz, in
-// parallel, everything else copied; the output folder is built under a temporary name and renamed
-// when complete) and `tenzip decompress -t DIR.tnz`.
+// parallel, everything else copied, as is a weight file coding would not shrink; the output
+// folder is built under a temporary name and renamed when complete) and `tenzip decompress -t
+// DIR.tnz`.
 // GCC 12 warns falsely about std::string concatenation at -O3 (GCC bug 105329).
 #if defined(__GNUC__) && !defined(__clang__) && __GNUC__ == 12
 #pragma GCC diagnostic ignored "-Wrestrict"
@@ -239,11 +240,10 @@ int run_compress_folder(const CodecArgs& a) {
   std::stable_sort(jobs.begin(), jobs.end(), [](const FileJob& x, const FileJob& y) {
     return x.compress != y.compress ? x.compress : x.size > y.size;
   });
-  const size_t n_weights = static_cast<size_t>(std::count_if(jobs.begin(), jobs.end(), [](auto& j) { return j.compress; }));
   const ThreadSplit split = split_threads(jobs, a.threads);
   const bool show = !a.quiet && stderr_is_terminal();
   std::mutex print_mu;
-  std::atomic<size_t> n_done{0};
+  std::atomic<size_t> n_done{0}, n_coded{0};
   uint64_t total_in = 0;
   std::atomic<uint64_t> total_out{0};
   for (const auto& j : jobs) total_in += j.size;
@@ -271,6 +271,19 @@ int run_compress_folder(const CodecArgs& a) {
       out_bytes = res.bytes_out;
       what = res.format + " " + summary_ratio(res.bytes_in, res.bytes_out);
       if (base) what += ", " + std::to_string(res.n_delta_regions) + " regions against the base";
+      // A file coding does not shrink (a tiny checkpoint, a training_args.bin) is copied
+      // instead, so that no file of the folder grows. Not a NAME.tnz: every NAME.tnz of a
+      // compressed folder is decompressed, so such a file stays coded.
+      if (out_bytes >= j.size && !has_tnz_suffix(j.rel.filename().string())) {
+        std::error_code ec;
+        fs::remove(to, ec);
+        if (ec) fail_io(to.string(), "cannot remove: " + ec.message());
+        copy_into(from, tmp.path() / j.rel);
+        out_bytes = j.size;
+        what = "copied: coding made it " + human_size(res.bytes_out);
+      } else {
+        ++n_coded;
+      }
     }
     total_out += out_bytes;
     const size_t k = ++n_done;
@@ -284,7 +297,7 @@ int run_compress_folder(const CodecArgs& a) {
   if (!a.quiet)
     std::fprintf(stderr, "%s : %s (%s => %s, %zu files, %zu compressed, %s)\n", src.string().c_str(),
                  summary_ratio(total_in, total_out).c_str(), human_size(total_in).c_str(),
-                 human_size(total_out.load()).c_str(), jobs.size(), n_weights, dst.string().c_str());
+                 human_size(total_out.load()).c_str(), jobs.size(), n_coded.load(), dst.string().c_str());
   return 0;
 }
 

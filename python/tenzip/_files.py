@@ -6,7 +6,8 @@
 - a file is mapped and compressed as a model file (its format detected: safetensors, GGUF, PyTorch
   zip, ONNX, TFLite; else stored as raw bytes), or as a raw buffer of ``dtype`` when given;
 - a folder ``DIR`` becomes a folder ``DIR.tnz`` in which every weight file is a container
-  ``NAME.tnz`` and every other file is a copy; decompressing reverses it.
+  ``NAME.tnz`` and every other file is a copy (so is a weight file coding would not shrink);
+  decompressing reverses it.
 
 Outputs are written under a temporary name beside the target and renamed into place when
 complete, so a failure or Ctrl-C leaves nothing behind; an existing output is replaced only with
@@ -399,9 +400,10 @@ def _compress_folder(src, dst, level, threads, fmt, base, force, progress, lanes
         bpath = os.path.join(base_dir, rel) if base_dir else None
         with _Mapped(frm) as m:
             b = _Mapped(bpath) if bpath and os.path.isfile(bpath) else None
+            coded = os.path.join(tmp_path, rel + SUFFIX)
             try:
                 _write_new(
-                    os.path.join(tmp_path, rel + SUFFIX),
+                    coded,
                     m.mode,
                     lambda fd: _compress_one(m, fd, level=level, threads=per_file, dtype=None, fmt=fmt, base=b,
                                              cb=bar.callback(), lanes=lanes),  # fmt: skip
@@ -409,6 +411,11 @@ def _compress_folder(src, dst, level, threads, fmt, base, force, progress, lanes
             finally:
                 if b:
                     b.close()
+        # As `tenzip compress DIR`: a file coding does not shrink is copied instead (but never a
+        # NAME.tnz, which a compressed folder always holds coded).
+        if os.path.getsize(coded) >= size and not rel.endswith(SUFFIX):
+            os.unlink(coded)
+            shutil.copy(frm, os.path.join(tmp_path, rel))
 
     return _code_folder(src, dst, "compressing", base, force, threads, progress, classify, code)
 

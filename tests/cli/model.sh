@@ -187,12 +187,21 @@ cp tl.safetensors model/model.safetensors
 cp "$TENZIP_CORPUS_DIR/llm/stories260K.bin" model/sub/pytorch_model.bin
 printf '{"hidden_size": 128}\n' >model/config.json
 printf 'not ours' >model/notes.tnz
+cp "$DATA/st_handmade.safetensors" model/sub/tiny.safetensors  # coded, it would grow: copied
 cp "$TENZIP_CORPUS_DIR/audio/silero_vad_16k.safetensors" blobs/abc123
 ln -s ../blobs/abc123 model/linked.safetensors
 chmod 640 model/config.json
 run_expect 0 "$TENZIP" compress -T 2 model
 [[ -f model.tnz/model.safetensors.tnz && -f model.tnz/sub/pytorch_model.bin.tnz && -f model.tnz/notes.tnz.tnz ]] \
   || fail "weight files not compressed: $(cd model.tnz && find . | sort | tr '\n' ' ')"
+# A weight file coding would not shrink is copied as it is (but a NAME.tnz, like notes.tnz,
+# always stays coded: every NAME.tnz of a compressed folder is decompressed)
+[[ ! -e model.tnz/sub/tiny.safetensors.tnz ]] || fail "a file that grows when coded was coded"
+same_file model.tnz/sub/tiny.safetensors model/sub/tiny.safetensors
+"$TENZIP" compress -q -o tiny.tnz model/sub/tiny.safetensors
+[[ $(stat -c %s tiny.tnz) -ge $(stat -c %s model/sub/tiny.safetensors) ]] || fail "tiny.safetensors shrinks when coded: pick a smaller file"
+rm tiny.tnz
+ok
 same_file model.tnz/config.json model/config.json
 [[ $(stat -c %a model.tnz/config.json) == 640 ]] || fail "permissions not kept"
 [[ ! -L model.tnz/linked.safetensors.tnz ]] || fail "symlink copied as a link"

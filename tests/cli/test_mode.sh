@@ -62,23 +62,24 @@ grep -q 'checkpoint delta' "$WORK/err" || fail "delta from stdin: $(cat "$WORK/e
 only_files . a.bin.tnz
 
 # ---- a folder: every NAME.tnz in it; a damaged one fails naming it
+# (real weights: a fixture of a few KB would be copied, as coding would not shrink it)
 mkdir -p m/sub
-cp "$formats/st_torch.safetensors" m/model.safetensors
-cp "$formats/pytorch/state_dict.pt" m/sub/weights.pt
+cp "$TENZIP_CORPUS_DIR/llm/tl_reverse_model.safetensors" m/model.safetensors
+cp "$STORIES" m/sub/weights.bin
 echo '{"note": "copied as it is"}' >m/config.json
 "$TENZIP" compress -q m
 run_expect 0 "$TENZIP" decompress -t m.tnz
 grep -q '^m.tnz : OK (2 compressed files => ' "$WORK/err" || fail "folder summary: $(cat "$WORK/err")"
 only_files . a.bin.tnz m m.tnz
-cp "$errors/checksum_mismatch.tnz" m.tnz/sub/weights.pt.tnz
+cp "$errors/checksum_mismatch.tnz" m.tnz/sub/weights.bin.tnz
 run_expect 1 "$TENZIP" decompress -t m.tnz
 check_error_line
-grep -q 'm.tnz/sub/weights.pt.tnz: ' "$WORK/err" || fail "folder error does not name the file: $(cat "$WORK/err")"
+grep -q 'm.tnz/sub/weights.bin.tnz: ' "$WORK/err" || fail "folder error does not name the file: $(cat "$WORK/err")"
 only_files . a.bin.tnz m m.tnz
 
-# A folder of deltas: each against the same name in the base folder.
+# A folder of deltas: each against the same name in the base folder (here an unchanged copy).
 mkdir -p b2
-cp "$golden/model/st_torch_step2.safetensors" b2/model.safetensors
+cp m/model.safetensors b2/model.safetensors
 "$TENZIP" compress -q b2 --base m
 run_expect 0 "$TENZIP" decompress -t b2.tnz --base m
 run_expect 2 "$TENZIP" decompress -t b2.tnz

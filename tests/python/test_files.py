@@ -26,6 +26,7 @@ def make_folder(root, seed=0):
     (root / "config.json").write_text('{"a": 1}\n')
     (root / "sub" / "vocab.txt").write_text("a\nb\n")
     (root / "sub" / "deeper" / "raw.bin").write_bytes(weights(3000, seed + 1).tobytes())
+    tt.save_file({"t": torch.arange(4, dtype=torch.float32)}, root / "sub" / "tiny.safetensors")  # grows if coded
     (root / "empty.txt").write_bytes(b"")
     os.chmod(root / "config.json", 0o640)
     return root
@@ -87,7 +88,9 @@ def test_folder_roundtrip_and_cli(tmp_path, tenzip_cli):
     out = tenzip.compress_file(root, progress=False)
     assert out == str(root) + ".tnz"
     names = sorted(os.path.relpath(os.path.join(d, f), out) for d, _, fs in os.walk(out) for f in fs)
-    assert names == ["config.json", "empty.txt", "model.safetensors.tnz", "sub/deeper/raw.bin.tnz", "sub/vocab.txt"]
+    # tiny.safetensors would grow if coded: copied as it is, by both
+    assert names == ["config.json", "empty.txt", "model.safetensors.tnz", "sub/deeper/raw.bin.tnz", "sub/tiny.safetensors",
+                     "sub/vocab.txt"]
     assert os.stat(os.path.join(out, "config.json")).st_mode & 0o777 == 0o640
     # the same folder as `tenzip compress DIR` (with parallel workers)
     cli = tmp_path / "cli.tnz"
