@@ -79,7 +79,7 @@ int for_each_input(const std::vector<std::string>& inputs, Args a, int (*run)(co
   for (size_t i = 0; i < inputs.size(); ++i) {
     if (i > 0 && *between) std::fputs(between, stdout);
     a.input = inputs[i];
-    worst = std::max(worst, inputs.size() == 1 ? run(a) : report_errors([&] { return run(a); }));
+    worst = std::max(worst, report_errors([&] { return run(a); }));
     if (worst != 0 && stop_on_failure) break;
   }
   return worst;
