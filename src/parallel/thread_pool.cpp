@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <exception>
@@ -18,13 +19,34 @@ unsigned resolve_threads(unsigned threads) noexcept {
   return std::clamp(threads, 1u, 256u);
 }
 
+namespace {
+// Waits up to ~50 us for `ready` by polling, before the caller blocks on a condition variable.
+// A batch of chunks ends and the next begins within that time (the stream decoder's batches
+// take ~0.3 ms), and a blocked thread's wake-up took 10-50 us here, twice per batch.
+template <class Ready>
+void spin_until(Ready ready) noexcept {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::microseconds(50);
+  for (;;) {
+    for (int k = 0; k < 64; ++k) {
+      if (ready()) return;
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= until) return;
+  }
+}
+}  // namespace
+
 struct ThreadPool::State {
   std::mutex m;
   std::condition_variable cv_work;
   std::condition_variable cv_done;
-  uint64_t generation = 0;
-  bool stop = false;
-  unsigned busy = 0;  // background workers still inside the current generation
+  // Written under m (so that a worker about to wait cannot miss a change), also read without
+  // it by threads spinning before they wait.
+  std::atomic<uint64_t> generation{0};
+  std::atomic<bool> stop{false};
+  std::atomic<unsigned> busy{0};  // background workers still inside the current generation
 
   const Fn* fn = nullptr;
   size_t n = 0;
@@ -66,12 +88,12 @@ void ThreadPool::start_threads() {
   } catch (...) {  // all or none: a parallel_for counts on size() - 1 of them
     {
       std::lock_guard<std::mutex> lk(s.m);
-      s.stop = true;
+      s.stop.store(true);
     }
     s.cv_work.notify_all();
     for (auto& t : s.threads) t.join();
     s.threads.clear();
-    s.stop = false;
+    s.stop.store(false);
     throw;
   }
 }
@@ -79,7 +101,7 @@ void ThreadPool::start_threads() {
 ThreadPool::~ThreadPool() {
   {
     std::lock_guard<std::mutex> lk(st_->m);
-    st_->stop = true;
+    st_->stop.store(true);
   }
   st_->cv_work.notify_all();
   for (auto& t : st_->threads) t.join();
@@ -89,49 +111,71 @@ void ThreadPool::worker_loop(unsigned worker) {
   State& s = *st_;
   uint64_t seen = 0;
   for (;;) {
+    spin_until([&] { return s.stop.load(std::memory_order_acquire) || s.generation.load(std::memory_order_acquire) != seen; });
     {
       std::unique_lock<std::mutex> lk(s.m);
-      s.cv_work.wait(lk, [&] { return s.stop || s.generation != seen; });
-      if (s.stop) return;
-      seen = s.generation;
+      s.cv_work.wait(lk, [&] { return s.stop.load() || s.generation.load() != seen; });
+      if (s.stop.load()) return;
+      seen = s.generation.load();
     }
     s.run(worker);
-    {
-      std::lock_guard<std::mutex> lk(s.m);
-      if (--s.busy == 0) s.cv_done.notify_one();
+    if (s.busy.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+      std::lock_guard<std::mutex> lk(s.m);  // the caller checks busy under m before it waits
+      s.cv_done.notify_one();
     }
   }
 }
 
-void ThreadPool::parallel_for(size_t n, const Fn& fn) {
-  if (n == 0) return;
+void ThreadPool::parallel_for(size_t n, const Fn& fn, const Lead* lead) {
+  std::exception_ptr lead_error;
+  auto run_lead = [&] {
+    if (!lead) return;
+    try {
+      (*lead)();
+    } catch (...) {
+      lead_error = std::current_exception();
+    }
+  };
+  if (n == 0) {
+    run_lead();
+    if (lead_error) std::rethrow_exception(lead_error);
+    return;
+  }
   State& s = *st_;
   s.fn = &fn;
   s.n = n;
   s.next.store(0);
   s.fail_index.store(SIZE_MAX);
   s.error = nullptr;
-  const bool wake = size_ > 1 && n > 1;  // a single item is cheaper on the calling thread
+  // A single item is cheaper on the calling thread, unless that thread has a lead to run.
+  const bool wake = size_ > 1 && (n > 1 || lead != nullptr);
   if (wake) {
     start_threads();
     {
       std::lock_guard<std::mutex> lk(s.m);
-      s.busy = size_ - 1;
-      ++s.generation;
+      s.busy.store(size_ - 1, std::memory_order_relaxed);
+      s.generation.fetch_add(1, std::memory_order_release);
     }
     s.cv_work.notify_all();
   }
+  run_lead();
   s.run(0);
   if (wake) {
+    spin_until([&] { return s.busy.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lk(s.m);
-    s.cv_done.wait(lk, [&] { return s.busy == 0; });
+    s.cv_done.wait(lk, [&] { return s.busy.load() == 0; });
   }
   s.fn = nullptr;
   if (s.error) std::rethrow_exception(s.error);
+  if (lead_error) std::rethrow_exception(lead_error);
 }
 
-void ThreadPool::parallel_for_ordered(size_t n, const Fn& fn, const std::function<void(size_t)>& emit) {
-  if (n == 0) return;
+void ThreadPool::parallel_for_ordered(size_t n, const Fn& fn, const std::function<void(size_t)>& emit,
+                                      const Lead* lead) {
+  if (n == 0) {
+    parallel_for(0, fn, lead);
+    return;
+  }
   std::unique_ptr<std::atomic<bool>[]> done(new std::atomic<bool>[n]);
   for (size_t i = 0; i < n; ++i) done[i].store(false, std::memory_order_relaxed);
   std::atomic<bool> stop{false};
@@ -156,7 +200,7 @@ void ThreadPool::parallel_for_ordered(size_t n, const Fn& fn, const std::functio
       fn(i, worker);
       done[i].store(true, std::memory_order_release);
       if (worker == 0) drain();
-    });
+    }, lead);
   } catch (...) {
     drain();  // every item below the failing one has run
     if (emit_error) std::rethrow_exception(emit_error);
@@ -219,8 +263,13 @@ PooledThreads::~PooledThreads() {
   {
     std::lock_guard<std::mutex> lk(c.m);
     c.forget_if_forked();
-    if (c.idle.size() < PoolCache::kMaxIdle) c.idle.push_back(std::move(pool_));
-    else drop = std::move(pool_);
+    // Full: the pool idle longest goes (the one given back now is the likeliest to be borrowed
+    // next, by the same caller's next call).
+    if (c.idle.size() == PoolCache::kMaxIdle) {
+      drop = std::move(c.idle.front());
+      c.idle.erase(c.idle.begin());
+    }
+    c.idle.push_back(std::move(pool_));
   }
 }
 

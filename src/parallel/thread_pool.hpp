@@ -23,10 +23,15 @@ class ThreadPool {
 
   unsigned size() const noexcept { return size_; }
 
+  using Lead = std::function<void()>;
+
   // Runs fn(i, worker) for every i in [0, n), worker in [0, size()). Blocks until done.
   // If calls throw, rethrows the exception of the lowest failing index; every index below it
   // has run, so the error reported does not depend on thread timing.
-  void parallel_for(size_t n, const Fn& fn);
+  // `lead`, if given, runs first on the calling thread while the other workers start on the
+  // items (a stream's next input is read while this batch decodes); if it throws, its
+  // exception is rethrown once the items are done, unless an item's comes first.
+  void parallel_for(size_t n, const Fn& fn, const Lead* lead = nullptr);
 
   // parallel_for, and emit(i) for every i in order, on the calling thread: as soon as fn(i)
   // and every fn before it have returned, between the calling thread's own items, so that
@@ -34,7 +39,9 @@ class ThreadPool {
   // If fn(k) throws, emit has run for every i < k when its exception is rethrown. If emit(i)
   // throws, no later emit runs, items not yet started are skipped, and emit's exception is
   // rethrown (it comes before any failing fn in index order).
-  void parallel_for_ordered(size_t n, const Fn& fn, const std::function<void(size_t index)>& emit);
+  // `lead` as in parallel_for (no emit runs before it returns).
+  void parallel_for_ordered(size_t n, const Fn& fn, const std::function<void(size_t index)>& emit,
+                            const Lead* lead = nullptr);
 
  private:
   struct State;

@@ -304,6 +304,77 @@ TEST(ApiThreadPool, OrderedStopsAtTheFirstFailureInIndexOrder) {
   EXPECT_EQ(n.load(), 10);
 }
 
+// The lead: runs once, on the calling thread, before any emit; every item still runs and is
+// emitted in order; its error comes after the items', and only if none of them failed.
+TEST(ApiThreadPool, LeadRunsOnTheCallingThreadBeforeAnyEmit) {
+  const std::thread::id caller = std::this_thread::get_id();
+  for (unsigned threads : {1u, 2u, 3u}) {
+    detail::ThreadPool pool(threads);
+    for (size_t n : {0u, 1u, 7u, 300u}) {
+      SCOPED_TRACE("threads " + std::to_string(threads) + ", n " + std::to_string(n));
+      int leads = 0;
+      bool lead_off_thread = false, emit_before_lead = false;
+      std::atomic<int> ran{0};
+      std::vector<size_t> emitted;
+      const detail::ThreadPool::Lead lead = [&] {
+        ++leads;
+        if (std::this_thread::get_id() != caller) lead_off_thread = true;
+      };
+      pool.parallel_for_ordered(
+          n, [&](size_t, unsigned) { ran.fetch_add(1, std::memory_order_relaxed); },
+          [&](size_t i) {
+            if (leads == 0) emit_before_lead = true;
+            emitted.push_back(i);
+          },
+          &lead);
+      EXPECT_EQ(leads, 1);
+      EXPECT_FALSE(lead_off_thread);
+      EXPECT_FALSE(emit_before_lead);
+      EXPECT_EQ(ran.load(), static_cast<int>(n));
+      ASSERT_EQ(emitted.size(), n);
+      for (size_t i = 0; i < n; ++i) EXPECT_EQ(emitted[i], i);
+
+      leads = 0;
+      ran = 0;
+      pool.parallel_for(n, [&](size_t, unsigned) { ran.fetch_add(1, std::memory_order_relaxed); }, &lead);
+      EXPECT_EQ(leads, 1);
+      EXPECT_EQ(ran.load(), static_cast<int>(n));
+    }
+  }
+}
+
+TEST(ApiThreadPool, LeadErrorComesAfterTheItems) {
+  for (unsigned threads : {1u, 2u, 3u}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    detail::ThreadPool pool(threads);
+    const detail::ThreadPool::Lead lead = [] { throw std::runtime_error("lead"); };
+    std::vector<size_t> emitted;
+    try {
+      pool.parallel_for_ordered(50, [](size_t, unsigned) {}, [&](size_t i) { emitted.push_back(i); }, &lead);
+      FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "lead");
+    }
+    EXPECT_EQ(emitted.size(), 50u);  // every item ran and went out first
+    try {
+      pool.parallel_for(
+          50, [](size_t i, unsigned) { if (i == 30) throw std::runtime_error("fn 30"); }, &lead);
+      FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "fn 30");
+    }
+    try {
+      pool.parallel_for(0, [](size_t, unsigned) {}, &lead);
+      FAIL() << "no exception";
+    } catch (const std::runtime_error& e) {
+      EXPECT_STREQ(e.what(), "lead");
+    }
+    std::atomic<int> n{0};
+    pool.parallel_for(10, [&](size_t, unsigned) { ++n; });  // still usable
+    EXPECT_EQ(n.load(), 10);
+  }
+}
+
 // Pools come back from the cache (same threads) when given back, one per borrower at a time.
 TEST(ApiThreadPool, BorrowedPoolsAreReusedNotShared) {
   const detail::ThreadPool* first = nullptr;
