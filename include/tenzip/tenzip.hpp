@@ -121,7 +121,9 @@ class Compressor {
 };
 
 // Decompresses a stream read front to back (stdin works): frames are decoded and checked in
-// order, then the index and footer are validated against what was seen.
+// order, then the index and footer are validated against what was seen. Memory stays bounded:
+// two batches of threads x 4 chunks, one decoding while the next is read. The source and the
+// sink are both called from the calling thread only.
 // Returns the number of decoded bytes written to the sink. `metadata`, if given, receives the
 // container's metadata (known only at the end: model containers use it to refuse deltas).
 uint64_t decompress_stream(const Source& src, const Sink& sink, unsigned threads = 1,

@@ -26,4 +26,6 @@ size_t batch_chunks(unsigned threads, uint32_t chunk_elems) noexcept {
   return static_cast<size_t>(std::clamp<uint64_t>(by_budget, threads, uint64_t{threads} * 64));
 }
 
+size_t decode_batch_chunks(unsigned threads) noexcept { return size_t{threads} * 4; }
+
 }  // namespace tenzip::detail

@@ -79,40 +79,64 @@ void expect_error(const Bytes& c, Errc code, const std::string& needle) {
   }
 }
 
-// A bad chunk in the middle of a batch: the streaming decoder's sink gets exactly the chunks
-// before it, whatever the thread count, then the error names it.
+// Streams c through decompress_stream with `threads`, collecting what reaches the sink.
+Outcome stream_collect(const Bytes& c, unsigned threads, Bytes& got) {
+  size_t pos = 0;
+  return outcome_of([&] {
+    decompress_stream(
+        [&](std::span<uint8_t> dst) {
+          const size_t k = std::min(dst.size(), c.size() - pos);
+          std::memcpy(dst.data(), c.data() + pos, k);
+          pos += k;
+          return k;
+        },
+        [&](std::span<const uint8_t> b) { got.insert(got.end(), b.begin(), b.end()); }, threads);
+  });
+}
+
+// A bad chunk, or a file cut or damaged at a chunk, in a later batch than the first (the
+// stream decoder reads the next batch while one decodes): whatever the thread count, the
+// sink gets exactly the chunks before it, then the error names it.
 TEST(ContainerErrors, StreamSinkGetsEveryChunkBeforeABadOne) {
   CompressOptions opts;
   opts.dtype = DType::fp32;
   opts.chunk_elems = 1000;
-  const Bytes good = compress(weight_bytes(DType::fp32, 4 * 40000, 3), opts);  // 40 chunks: one batch
+  const Bytes good = compress(weight_bytes(DType::fp32, 4 * 40000, 3), opts);  // 40 chunks, several batches
   const Bytes ref = decompress(good);
   const Layout l = layout_of(good);
   ASSERT_EQ(l.frames.size(), 40u);
-  constexpr size_t kBad = 13;
-  Bytes c = good;
-  c[l.frames[kBad] + 16] ^= 1;  // the frame's stored checksum, the frame header resealed
-  reseal_frame(c, l.frames[kBad]);
-  for (unsigned threads : {1u, 2u, 3u}) {
-    SCOPED_TRACE("threads " + std::to_string(threads));
-    Bytes got;
-    size_t pos = 0;
-    const Outcome o = outcome_of([&] {
-      decompress_stream(
-          [&](std::span<uint8_t> dst) {
-            const size_t k = std::min(dst.size(), c.size() - pos);
-            std::memcpy(dst.data(), c.data() + pos, k);
-            pos += k;
-            return k;
-          },
-          [&](std::span<const uint8_t> b) { got.insert(got.end(), b.begin(), b.end()); }, threads);
-    });
-    ASSERT_TRUE(o.threw_error) << o.message;
-    EXPECT_EQ(o.code, Errc::checksum_mismatch) << o.message;
-    EXPECT_NE(o.message.find("chunk 13"), std::string::npos) << o.message;
-    ASSERT_EQ(got.size(), kBad * 1000 * 4);
-    EXPECT_TRUE(std::equal(got.begin(), got.end(), ref.begin()));
+  struct Case {
+    const char* what;
+    size_t bad;
+    Errc code;
+    Bytes c;
+    const char* named = "chunk ";  // a frame header that fails its check is not yet known as a chunk
+  };
+  std::vector<Case> cases;
+  for (size_t bad : {size_t{13}, size_t{29}}) {
+    Bytes c = good;
+    c[l.frames[bad] + 16] ^= 1;  // the frame's stored checksum, the frame header resealed
+    reseal_frame(c, l.frames[bad]);
+    cases.push_back({"checksum", bad, Errc::checksum_mismatch, c});
+    c = good;
+    c.resize(l.frames[bad] + kFrameHeaderSize + 5);  // cut inside the payload
+    cases.push_back({"cut", bad, Errc::truncated_input, c});
+    c = good;
+    c[l.frames[bad] + 8] ^= 0x40;  // payload size, the frame header not resealed
+    cases.push_back({"frame header", bad, Errc::corrupt_input, c, "frame "});
   }
+  for (const Case& k : cases)
+    for (unsigned threads : {1u, 2u, 3u}) {
+      SCOPED_TRACE(std::string(k.what) + " at chunk " + std::to_string(k.bad) + ", threads " +
+                   std::to_string(threads));
+      Bytes got;
+      const Outcome o = stream_collect(k.c, threads, got);
+      ASSERT_TRUE(o.threw_error) << o.message;
+      EXPECT_EQ(errc_name(o.code), errc_name(k.code)) << o.message;
+      EXPECT_NE(o.message.find(k.named + std::to_string(k.bad) + " at offset"), std::string::npos) << o.message;
+      ASSERT_EQ(got.size(), k.bad * 1000 * 4);
+      EXPECT_TRUE(std::equal(got.begin(), got.end(), ref.begin()));
+    }
 }
 
 TEST(ContainerErrors, SmallContainerIsValid) {
