@@ -42,6 +42,16 @@ for d in fp32 fp16 bf16; do
   done < <(samples "$d" 2)
 done
 
+# A stream of many decode batches (43 chunks; the decoder reads the next batch while one
+# decodes): the corpus's largest file as raw fp32, through pipes, with 1 and 2 threads.
+big_onnx="$TENZIP_CORPUS_DIR/hybrid/ch_PP-OCRv4_rec_infer.onnx"
+"$TENZIP" compress --dtype fp32 -c "$big_onnx" >big.tnz || fail "compress $big_onnx"
+for t in 1 2; do
+  "$TENZIP" decompress -T $t -c - <big.tnz | cmp -s - "$big_onnx" || fail "many batches, -T $t: round trip differs"
+  ok
+done
+rm -f big.tnz
+
 # bf16 / fp8 derived from real fp32 weights (no bf16 or fp8 file is in the corpus)
 make_derived "$STORIES" derived
 roundtrip bf16 derived.bf16
