@@ -27,8 +27,8 @@ using model::RegionEntry;
 
 namespace {
 
-// Decoded bytes held at once by decompress(): bounded whatever the file size.
-constexpr uint64_t kBatchBytes = uint64_t{64} << 20;
+// Decoded bytes held at once by decompress(), per worker: bounded whatever the file size.
+constexpr uint64_t kBatchBytesPerWorker = uint64_t{1} << 20;
 
 std::string hex64(uint64_t v) {
   char buf[17];
@@ -161,41 +161,57 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
     for (uint64_t k = 0; k < info.segments[s].n_chunks; ++k) seg_of[info.segments[s].first_chunk + k] = uint32_t(s);
 
   detail::PooledThreads pool(threads);
+  // Batches of about 1 MiB of output per worker (at least one chunk), decoded into one buffer
+  // reused from batch to batch: it stays in cache between the decode, the hash and the sink,
+  // and is faulted in once. Each chunk goes to the hash and the sink as soon as it and those
+  // before it are decoded, on the calling thread, while the other workers decode the rest.
+  // (Batches of 64 MiB made `tenzip decompress -c` of a 91 MB safetensors file spend a third
+  // of its time faulting the buffer in, and hash and write it back from DRAM after the decode.)
+  const uint64_t batch_bytes = uint64_t{pool->size()} * kBatchBytesPerWorker;
   std::vector<uint8_t> buf;
   XXH3_state_t* hs = XXH3_createState();
   if (!hs) throw std::bad_alloc();
   std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hs_owner(hs, &XXH3_freeState);
   XXH3_64bits_reset(hs);
 
+  auto decoded_span = [&](size_t i, uint64_t start) {
+    const ChunkInfo& c = info.chunks[i];
+    return std::span<uint8_t>(buf.data() + (c.decoded_offset - start),
+                              size_t{c.n_elems} * dtype_size(info.segments[seg_of[i]].dtype));
+  };
   for (size_t first = 0; first < info.chunks.size();) {
-    // A batch of whole chunks of at most kBatchBytes (at least one chunk).
+    // A batch of whole chunks of at most batch_bytes (at least one chunk).
     size_t last = first;
     const uint64_t start = info.chunks[first].decoded_offset;
     uint64_t end = start;
     while (last < info.chunks.size()) {
       const ChunkInfo& c = info.chunks[last];
       const uint64_t e = c.decoded_offset + uint64_t{c.n_elems} * dtype_size(info.segments[seg_of[last]].dtype);
-      if (last > first && e - start > kBatchBytes) break;
+      if (last > first && e - start > batch_bytes) break;
       end = e;
       ++last;
     }
-    buf.resize(static_cast<size_t>(end - start));
-    pool->parallel_for(last - first, [&](size_t k, unsigned) {
-      const size_t i = first + k;
-      const ChunkInfo& c = info.chunks[i];
-      const uint32_t s = seg_of[i];
-      const size_t es = dtype_size(info.segments[s].dtype);
-      const std::span<uint8_t> dst(buf.data() + (c.decoded_offset - start), size_t{c.n_elems} * es);
-      m.reader.decode_chunk(i, dst);
-      if (const int64_t r = m.region_of_segment[s]; r >= 0) {
-        const RegionEntry& re = m.meta->regions[static_cast<size_t>(r)];
-        if (re.delta != Delta::none)
-          model::delta_decode(re.delta, es, dst.data(), base.data() + re.base_offset + (c.decoded_offset - re.region.offset),
-                              dst.data(), dst.size());
-      }
-    });
-    XXH3_64bits_update(hs, buf.data(), buf.size());
-    sink(buf);
+    if (buf.size() < end - start) buf.resize(static_cast<size_t>(end - start));
+    pool->parallel_for_ordered(
+        last - first,
+        [&](size_t k, unsigned) {
+          const size_t i = first + k;
+          const uint32_t s = seg_of[i];
+          const std::span<uint8_t> dst = decoded_span(i, start);
+          m.reader.decode_chunk(i, dst);
+          if (const int64_t r = m.region_of_segment[s]; r >= 0) {
+            const RegionEntry& re = m.meta->regions[static_cast<size_t>(r)];
+            if (re.delta != Delta::none)
+              model::delta_decode(re.delta, dtype_size(info.segments[s].dtype), dst.data(),
+                                  base.data() + re.base_offset + (info.chunks[i].decoded_offset - re.region.offset),
+                                  dst.data(), dst.size());
+          }
+        },
+        [&](size_t k) {
+          const std::span<const uint8_t> out = decoded_span(first + k, start);
+          XXH3_64bits_update(hs, out.data(), out.size());
+          sink(out);
+        });
     first = last;
   }
   if (m.meta) {

@@ -217,6 +217,31 @@ Synthetic fine_tune(const Synthetic& base, uint32_t seed) {
   return s;
 }
 
+// decompress() decodes a few MiB at a time and hands chunks to the sink in order as they are
+// ready: a file of several batches (3.2 MB of fp32 and bf16, 4096-element chunks) comes back
+// whole, in order, with the whole-file hash checked, and a checkpoint delta too, whatever
+// the thread count.
+TEST(Model, DecompressSpansManyBatches) {
+  Synthetic s;
+  const size_t a_n = 600000, b_n = 400000, b_off = 64 + 4 * a_n;
+  s.file = random_bytes(b_off + 2 * b_n + 3, 21);
+  put_f32_weights(s.file, 64, a_n, 22);
+  for (size_t i = 0; i < b_n; ++i) s.file[b_off + 2 * i + 1] = uint8_t(0x3c + (i * 7919 % 5));  // bf16 exponents
+  s.layout.format = "synthetic";
+  s.layout.regions = {{64, 4 * a_n, DType::fp32, "A"}, {b_off, 2 * b_n, DType::bf16, "B"}};
+  s.layout.tensors = {{"A", "F32", {a_n}, 0, 0, 4 * a_n, {}, 4}, {"B", "BF16", {b_n}, 1, 0, 2 * b_n, {}, 2}};
+  Synthetic tuned = s;
+  for (size_t i = 0; i < a_n; i += 13) tuned.file[64 + 4 * i] ^= 1;  // a fine-tune's small changes
+  for (unsigned threads : {1u, 2u, 3u}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    const Bytes c = compress_layout_to_bytes(s, threads);
+    EXPECT_GT(ModelReader(c).reader().info().chunks.size(), 200u);
+    EXPECT_EQ(decompress_model(ModelReader(c), {}, threads), s.file);
+    const Bytes d = compress_layout_to_bytes(tuned, threads, s.file, &s.layout);
+    EXPECT_EQ(decompress_model(ModelReader(d), s.file, threads), tuned.file);
+  }
+}
+
 TEST(Model, DeltaRoundTripNeedsTheRightBase) {
   const Synthetic base = make_synthetic(5);
   const Synthetic cur = fine_tune(base, 6);
