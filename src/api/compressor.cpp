@@ -113,9 +113,13 @@ struct Compressor::Impl {
     in += data.size();
     const size_t cb = chunk_bytes();
     while (!data.empty()) {
-      // Large writes at a chunk boundary are encoded in place, without staging.
-      if (jobs.empty() && buf.size() == open_off && data.size() >= size_t{pool->size()} * cb) {
-        const size_t k = std::min(batch_max, data.size() / cb);
+      // Large writes at a chunk boundary are encoded in place, without staging, together with
+      // the staged chunks before them (a model's small tensors), and before write() returns:
+      // the caller's buffer is only valid until then. (Requiring no staged chunk copied a
+      // model's large tensors too, whenever a small one came before: 11% of the profile.)
+      if (buf.size() == open_off && data.size() >= size_t{pool->size()} * cb) {
+        if (jobs.size() >= batch_max) flush();
+        const size_t k = std::min(batch_max - jobs.size(), data.size() / cb);
         for (size_t i = 0; i < k; ++i) add_job(data.data() + i * cb, 0, opts.chunk_elems, cur_dtype(), cur_segment());
         flush();
         data = data.subspan(k * cb);
