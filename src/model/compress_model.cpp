@@ -2,10 +2,17 @@
 // between regions as `bytes`, in file order, with the tensor directory in the metadata.
 #include "model/compress_model.hpp"
 
+#include <xxhash.h>
+#if defined(__x86_64__)
+#include <xxh_x86dispatch.h>  // XXH3 with the widest vector unit (see container/format.cpp)
+#endif
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -55,8 +62,19 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
   ModelMeta meta;
   meta.format = layout.format;
   meta.file_size = file.size();
-  meta.file_xxh3 = detail::xxh3(file);
   meta.tensors = layout.tensors;
+  // The whole file's hash, piece by piece as the pieces are written (gaps and regions cover
+  // the file in order): one pass over the file instead of two, the second while cache-hot.
+  XXH3_state_t* file_hash = XXH3_createState();
+  if (!file_hash) throw std::bad_alloc();
+  const std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> file_hash_owner(file_hash, &XXH3_freeState);
+  XXH3_64bits_reset(file_hash);
+  uint64_t hashed = 0;  // file bytes hashed so far
+  auto hash_to = [&](uint64_t end) {
+    if (end <= hashed) return;
+    XXH3_64bits_update(file_hash, file.data() + hashed, static_cast<size_t>(end - hashed));
+    hashed = end;
+  };
 
   // Base regions by name: a region is stored as a delta when name, dtype and size all match.
   std::map<std::string, const formats::Region*> base_by_name;
@@ -83,6 +101,7 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
   auto write_plain = [&](uint64_t off, uint64_t size) {
     for (uint64_t done = 0; done < size;) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(kPiece, size - done));
+      hash_to(off + done + n);
       comp.write(file.subspan(off + done, n));
       done += n;
       if (opts.progress) opts.progress(off + done);
@@ -115,6 +134,7 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
       scratch.resize(static_cast<size_t>(std::min<uint64_t>(kPiece, r.size)));
       for (uint64_t done = 0; done < r.size;) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(kPiece, r.size - done));  // kPiece is a multiple of 4
+        hash_to(r.offset + done + n);
         delta_encode(e.delta, es, cur + done, old + done, scratch.data(), n);
         comp.write({scratch.data(), n});
         done += n;
@@ -129,6 +149,8 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
     begin(DType::bytes);
     write_plain(pos, file.size() - pos);
   }
+  hash_to(file.size());
+  meta.file_xxh3 = XXH3_64bits_digest(file_hash);
   const auto md = encode_metadata(meta);
   comp.set_metadata(md);
   res.bytes_out = comp.finish();
