@@ -107,6 +107,12 @@ class Compressor {
   // implicitly with opts.dtype. Model-file support uses this to give every tensor its own chunks.
   void begin_segment(DType dtype);
   void write(std::span<const uint8_t> data);
+  // write(), running `alongside` once on the calling thread while the other workers encode
+  // this write's chunks (or before returning, if the write encodes none): the caller reads or
+  // hashes its next input meanwhile, instead of between writes. It must not use this
+  // Compressor. If it throws, write() throws that once the batch is out (and the Compressor
+  // is then unusable, as after any error).
+  void write(std::span<const uint8_t> data, const std::function<void()>& alongside);
   // Opaque bytes stored in the index (e.g. a tensor directory); call before finish().
   void set_metadata(std::span<const uint8_t> metadata);
   // Flush, write the index and footer. Returns total bytes written.

@@ -8,6 +8,7 @@
 #include <limits>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "api/chunk_ops.hpp"
@@ -108,7 +109,16 @@ struct Compressor::Impl {
     }
   }
 
-  void write(std::span<const uint8_t> data) {
+  // Runs once, from the next flush (see Compressor::write with `alongside`).
+  const ThreadPool::Lead* lead = nullptr;
+
+  void write(std::span<const uint8_t> data, const ThreadPool::Lead* alongside = nullptr) {
+    lead = alongside;
+    write_data(data);
+    if (const ThreadPool::Lead* l = std::exchange(lead, nullptr)) (*l)();  // no flush ran it
+  }
+
+  void write_data(std::span<const uint8_t> data) {
     if (!data.empty()) implicit_segment = false;
     in += data.size();
     const size_t cb = chunk_bytes();
@@ -206,7 +216,7 @@ struct Compressor::Impl {
       std::lock_guard<std::mutex> lk(spare_mutex);
       spare.push_back(std::move(f));  // leaves f empty
     };
-    pool->parallel_for_ordered(n, encode, emit_frame);
+    pool->parallel_for_ordered(n, encode, emit_frame, std::exchange(lead, nullptr));
     jobs.clear();
     buf.erase(buf.begin(), buf.begin() + static_cast<ptrdiff_t>(open_off));  // keep only open bytes
     open_off = 0;
@@ -258,6 +268,10 @@ void Compressor::begin_segment(DType dtype) {
 
 void Compressor::write(std::span<const uint8_t> data) {
   impl_->guarded("write", [&] { impl_->write(data); });
+}
+
+void Compressor::write(std::span<const uint8_t> data, const std::function<void()>& alongside) {
+  impl_->guarded("write", [&] { impl_->write(data, &alongside); });
 }
 
 void Compressor::set_metadata(std::span<const uint8_t> metadata) {

@@ -64,7 +64,8 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
   meta.file_size = file.size();
   meta.tensors = layout.tensors;
   // The whole file's hash, piece by piece as the pieces are written (gaps and regions cover
-  // the file in order): one pass over the file instead of two, the second while cache-hot.
+  // the file in order), on the calling thread while the workers encode the piece: one pass
+  // over the file instead of two, and no longer between the encodes.
   XXH3_state_t* file_hash = XXH3_createState();
   if (!file_hash) throw std::bad_alloc();
   const std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> file_hash_owner(file_hash, &XXH3_freeState);
@@ -101,8 +102,7 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
   auto write_plain = [&](uint64_t off, uint64_t size) {
     for (uint64_t done = 0; done < size;) {
       const size_t n = static_cast<size_t>(std::min<uint64_t>(kPiece, size - done));
-      hash_to(off + done + n);
-      comp.write(file.subspan(off + done, n));
+      comp.write(file.subspan(off + done, n), [&] { hash_to(off + done + n); });  // hashed while encoded
       done += n;
       if (opts.progress) opts.progress(off + done);
     }
@@ -134,9 +134,8 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
       scratch.resize(static_cast<size_t>(std::min<uint64_t>(kPiece, r.size)));
       for (uint64_t done = 0; done < r.size;) {
         const size_t n = static_cast<size_t>(std::min<uint64_t>(kPiece, r.size - done));  // kPiece is a multiple of 4
-        hash_to(r.offset + done + n);
         delta_encode(e.delta, es, cur + done, old + done, scratch.data(), n);
-        comp.write({scratch.data(), n});
+        comp.write({scratch.data(), n}, [&] { hash_to(r.offset + done + n); });
         done += n;
         if (opts.progress) opts.progress(r.offset + done);
       }

@@ -173,6 +173,47 @@ TEST(ApiSegments, SinkFailureStopsTheCompressor) {
   }
 }
 
+// write() with `alongside`: it runs once per write, on the calling thread, whether the write
+// encodes chunks (a large write: during the encoding) or only stages them; the container is
+// the one plain writes make; an exception from it comes out of write() and ends the
+// Compressor's use.
+TEST(ApiSegments, WriteAlongsideRunsOnceOnTheCallingThread) {
+  const std::thread::id caller = std::this_thread::get_id();
+  const Bytes data = weight_bytes(DType::fp32, 4 * 5000, 9);
+  for (unsigned threads : {1u, 2u, 3u}) {
+    SCOPED_TRACE("threads " + std::to_string(threads));
+    CompressOptions opts;
+    opts.dtype = DType::fp32;
+    opts.chunk_elems = 256;  // 1 KiB chunks: a 1000-byte write is staged, a 12 KiB one mostly encoded in place
+    opts.threads = threads;
+    auto piece = [](size_t k) -> size_t { return k % 3 == 0 ? 1000 : 12288; };
+    Bytes plain, with;
+    {
+      Compressor c(opts, [&](std::span<const uint8_t> b) { plain.insert(plain.end(), b.begin(), b.end()); });
+      for (size_t off = 0, k = 0; off < data.size(); off += piece(k++))
+        c.write(std::span<const uint8_t>(data).subspan(off, std::min(piece(k), data.size() - off)));
+      c.finish();
+    }
+    int runs = 0, writes = 0;
+    bool off_thread = false;
+    Compressor c(opts, [&](std::span<const uint8_t> b) { with.insert(with.end(), b.begin(), b.end()); });
+    for (size_t off = 0, k = 0; off < data.size(); off += piece(k++), ++writes)
+      c.write(std::span<const uint8_t>(data).subspan(off, std::min(piece(k), data.size() - off)), [&] {
+        ++runs;
+        if (std::this_thread::get_id() != caller) off_thread = true;
+      });
+    c.finish();
+    EXPECT_EQ(runs, writes);
+    EXPECT_FALSE(off_thread);
+    EXPECT_EQ(with, plain);
+    EXPECT_EQ(decompress(with), data);
+
+    Compressor bad(opts, [](std::span<const uint8_t>) {});
+    EXPECT_THROW(bad.write(data, [] { throw std::runtime_error("read failed"); }), std::runtime_error);
+    EXPECT_EQ(outcome_of([&] { bad.finish(); }).code, Errc::invalid_argument);
+  }
+}
+
 TEST(ApiSegments, SinkFailureInDecompressStreamPropagates) {
   const Built b = multi_segment(1, 7);
   size_t pos = 0;
