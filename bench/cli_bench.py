@@ -9,9 +9,9 @@ command: process start, reading the input, the codec, writing the output. This s
     zstd -q -3 -T N -c IN > /dev/null        (the default level; -T N as given)
     zstd -q -d -c IN.zst > /dev/null         (zstd decompresses with one thread)
 
-on the corpus tensors per dtype (bench/data/<dtype>/ALL.raw, 15-30 MB) and on a larger file
-(the fp32 tensors 8 times over, 236 MB), and reads `tenzip bench` on the same file for the
-codec alone. Output goes to /dev/null so that the disk's write speed does not enter; a file
+on the corpus tensors per dtype (bench/data/<dtype>/ALL.raw, 15-30 MB), on a larger file
+(the fp32 tensors 8 times over, 236 MB) and, with --model, on a model file (its format
+detected: the model path), and reads `tenzip bench` on the same file for the codec alone. Output goes to /dev/null so that the disk's write speed does not enter; a file
 adds the kernel's page-cache writes and an fsync to every tool alike.
 
 Rounds alternate between the commands (and --baseline, another tenzip binary, e.g. the
@@ -64,6 +64,8 @@ def main(argv=None):
     ap.add_argument("--threads", type=int, nargs="+", default=[1, 2])
     ap.add_argument("--rounds", type=int, default=7)
     ap.add_argument("--large-copies", type=int, default=8)
+    ap.add_argument("--model", help="a model file (e.g. a safetensors) to time as well: tenzip detects its "
+                    "format; its bench figure is `tenzip bench --dtype fp32` on the file")  # fmt: skip
     ap.add_argument("--out", default="bench/results/sections/cli.md")
     ap.add_argument("--tenzip-commit", help="the commit --tenzip was built from (default: this tree's HEAD)")
     ap.add_argument("--note", default="", help="a paragraph to add under the table (what the run compared)")
@@ -97,6 +99,8 @@ def main(argv=None):
                 for _ in range(args.large_copies):
                     f.write(block)
             inputs.append((f"fp32 corpus x{args.large_copies}", "fp32", big))
+        if args.model:
+            inputs.append((f"model {os.path.basename(args.model)}", None, args.model))
 
         tools = [("tenzip", args.tenzip)] + ([(args.baseline_label, args.baseline)] if args.baseline else [])
         results = []
@@ -104,12 +108,13 @@ def main(argv=None):
             size = os.path.getsize(path)
             stem = os.path.join(work, os.path.basename(os.path.dirname(path)) + "-" + os.path.basename(path))
             tnz, zst = stem + ".tnz", stem + ".zst"
-            subprocess.run([args.tenzip, "compress", "-q", "-f", "-T", "1", "--dtype", dtype, "-o", tnz, path], check=True)
+            as_dtype = ["--dtype", dtype] if dtype else []  # a model file: its format decides
+            subprocess.run([args.tenzip, "compress", "-q", "-f", "-T", "1", *as_dtype, "-o", tnz, path], check=True)
             subprocess.run([zstd, "-q", "-f", "-3", path, "-o", zst], check=True)
             for T in args.threads:
                 cmds = {}
                 for name, binary in tools:
-                    cmds[(name, "c")] = [binary, "compress", "-q", "-T", str(T), "--dtype", dtype, "-c", path]
+                    cmds[(name, "c")] = [binary, "compress", "-q", "-T", str(T), *as_dtype, "-c", path]
                     cmds[(name, "d")] = [binary, "decompress", "-q", "-T", str(T), "-c", tnz]
                 cmds[("zstd", "c")] = [zstd, "-q", "-3", f"-T{T}", "-c", path]
                 cmds[("zstd", "d")] = [zstd, "-q", "-d", "-c", zst]
@@ -119,7 +124,7 @@ def main(argv=None):
                     for k, cmd in cmds.items():
                         best[k] = min(best[k], run_time(cmd))
                     j = json.loads(subprocess.run(
-                        [args.tenzip, "bench", "--json", "-T", str(T), "--dtype", dtype, "--min-time", "0.3", path],
+                        [args.tenzip, "bench", "--json", "-T", str(T), "--dtype", dtype or "fp32", "--min-time", "0.3", path],
                         check=True, capture_output=True, text=True).stdout.splitlines()[0])  # fmt: skip
                     inproc["c"] = max(inproc["c"], j["compress_MBps"])
                     inproc["d"] = max(inproc["d"], j["decompress_MBps"])
@@ -148,6 +153,7 @@ def main(argv=None):
 def render(results, args, seconds, load_start, load_end, zstd) -> str:
     base = args.baseline_label if args.baseline else None
     cmdline = "python3 bench/cli_bench.py" + (f" --baseline {args.baseline} --baseline-label {base}" if base else "")
+    cmdline += f" --model {args.model}" if args.model else ""
     lines = [
         "## The `tenzip` command end to end (`compress -c` / `decompress -c` to /dev/null)",
         "",
