@@ -72,6 +72,7 @@ constexpr uint64_t kMaxDirectoryBytes = uint64_t{1} << 30;
 constexpr uint64_t kMaxDirectoryRatio = 1024;
 constexpr uint64_t kDirectoryRatioFloor = uint64_t{16} << 20;
 constexpr uint8_t kZstdMagic[4] = {0x28, 0xB5, 0x2F, 0xFD};
+constexpr int kDirectoryZstdLevel = 9;  // see encode_metadata
 
 }  // namespace
 
@@ -133,9 +134,11 @@ std::vector<uint8_t> encode_metadata(const ModelMeta& m) {
   // Names may hold any bytes (pickle keys, GGUF names): replace invalid UTF-8 rather than throw.
   const std::string s = doc.dump(-1, ' ', false, json::error_handler_t::replace);
   // Stored as a zstd frame: names repeat (layer.0.attn..., layer.1.attn...), and on small models
-  // the directory would otherwise cost more than the container's own framing.
+  // the directory would otherwise cost more than the container's own framing. Level 9: level
+  // 19 took 4.4 ms of the 34 ms that compressing all-MiniLM-L6-v2 (104 tensors, a 25 KB
+  // directory) takes in memory, for a frame ~10% smaller (a few hundred bytes).
   std::vector<uint8_t> z(ZSTD_compressBound(s.size()));
-  const size_t n = ZSTD_compress(z.data(), z.size(), s.data(), s.size(), 19);
+  const size_t n = ZSTD_compress(z.data(), z.size(), s.data(), s.size(), kDirectoryZstdLevel);
   if (ZSTD_isError(n)) throw Error(Errc::internal, std::string("zstd: ") + ZSTD_getErrorName(n));
   z.resize(n);
   return z;
