@@ -33,18 +33,16 @@ int run_decompress(const CodecArgs& a);
 // Model files (model_cmds.cpp) and folders (folder_cmds.cpp); run_compress/run_decompress
 // dispatch to them.
 int run_compress_model(const CodecArgs& a);
-int run_decompress_model(const CodecArgs& a);  // a.input: a regular file that opens as a container
+int run_decompress_model(const CodecArgs& a);  // a.input: a regular file holding a model container
 int run_compress_folder(const CodecArgs& a);
 int run_decompress_folder(const CodecArgs& a);
 // decompress -t on a file or a folder (its NAME.tnz files): decoded and checked as decompress
 // would, with nothing written. (From stdin, run_decompress streams into nothing.)
 int run_test(const CodecArgs& a);
 int run_test_folder(const CodecArgs& a);
-// True if the file at `path` opens as a container (its footer and index are valid). decompress
-// then reads it mapped, through the Reader (run_decompress_model: models, their deltas, and
-// plain containers alike); anything else is streamed, and the stream decoder reports the first
-// problem in file order.
-bool opens_as_container(const std::string& path);
+// True if the container file at `path` holds a model directory, or a directory that cannot be
+// read (so decompress takes the model path, which reports why).
+bool is_model_container(const std::string& path);
 
 struct ExtractArgs {
   std::string input;
