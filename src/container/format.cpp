@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <new>
 
 namespace tenzip::detail {
 
@@ -37,6 +38,20 @@ uint64_t xxh3(std::span<const uint8_t> bytes) noexcept {
   return XXH3_64bits(bytes.data(), bytes.size());
 #endif
 }
+
+Xxh3Stream::Xxh3Stream() : state_(XXH3_createState()) {
+  if (!state_) throw std::bad_alloc();
+  XXH3_64bits_reset(static_cast<XXH3_state_t*>(state_));
+}
+Xxh3Stream::~Xxh3Stream() { XXH3_freeState(static_cast<XXH3_state_t*>(state_)); }
+void Xxh3Stream::update(std::span<const uint8_t> bytes) noexcept {
+#if defined(__x86_64__)
+  XXH3_64bits_update_dispatch(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
+#else
+  XXH3_64bits_update(static_cast<XXH3_state_t*>(state_), bytes.data(), bytes.size());
+#endif
+}
+uint64_t Xxh3Stream::digest() const noexcept { return XXH3_64bits_digest(static_cast<const XXH3_state_t*>(state_)); }
 
 std::string hex(uint64_t v) {
   char buf[24];

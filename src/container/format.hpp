@@ -45,6 +45,21 @@ inline void store_u64(uint8_t* p, uint64_t v) noexcept {
 uint64_t xxh3(std::span<const uint8_t> bytes) noexcept;
 inline uint32_t xxh3_low32(std::span<const uint8_t> bytes) noexcept { return uint32_t(xxh3(bytes)); }
 
+// xxh3() of bytes given in pieces (a whole file's hash as its parts go by), with the same
+// vector-unit dispatch. Throws std::bad_alloc if its state cannot be allocated.
+class Xxh3Stream {
+ public:
+  Xxh3Stream();
+  ~Xxh3Stream();
+  Xxh3Stream(const Xxh3Stream&) = delete;
+  Xxh3Stream& operator=(const Xxh3Stream&) = delete;
+  void update(std::span<const uint8_t> bytes) noexcept;
+  uint64_t digest() const noexcept;
+
+ private:
+  void* state_;  // XXH3_state_t, kept out of this header
+};
+
 // ---------------------------------------------------------------- messages
 std::string hex(uint64_t v);
 [[noreturn]] void fail(Errc code, const std::string& where, const std::string& what);

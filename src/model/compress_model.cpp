@@ -2,17 +2,10 @@
 // between regions as `bytes`, in file order, with the tensor directory in the metadata.
 #include "model/compress_model.hpp"
 
-#include <xxhash.h>
-#if defined(__x86_64__)
-#include <xxh_x86dispatch.h>  // XXH3 with the widest vector unit (see container/format.cpp)
-#endif
-
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <map>
-#include <memory>
-#include <new>
 #include <string>
 #include <vector>
 
@@ -66,14 +59,11 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
   // The whole file's hash, piece by piece as the pieces are written (gaps and regions cover
   // the file in order), on the calling thread while the workers encode the piece: one pass
   // over the file instead of two, and no longer between the encodes.
-  XXH3_state_t* file_hash = XXH3_createState();
-  if (!file_hash) throw std::bad_alloc();
-  const std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> file_hash_owner(file_hash, &XXH3_freeState);
-  XXH3_64bits_reset(file_hash);
+  detail::Xxh3Stream file_hash;
   uint64_t hashed = 0;  // file bytes hashed so far
   auto hash_to = [&](uint64_t end) {
     if (end <= hashed) return;
-    XXH3_64bits_update(file_hash, file.data() + hashed, static_cast<size_t>(end - hashed));
+    file_hash.update(file.subspan(hashed, end - hashed));
     hashed = end;
   };
 
@@ -149,7 +139,7 @@ ModelCompressResult compress_layout(std::span<const uint8_t> file, const formats
     write_plain(pos, file.size() - pos);
   }
   hash_to(file.size());
-  meta.file_xxh3 = XXH3_64bits_digest(file_hash);
+  meta.file_xxh3 = file_hash.digest();
   const auto md = encode_metadata(meta);
   comp.set_metadata(md);
   res.bytes_out = comp.finish();

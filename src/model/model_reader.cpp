@@ -1,10 +1,6 @@
 // ModelReader: the tensor directory of a container, per-tensor extraction (decodes one segment)
 // and whole-file decompression with checkpoint deltas undone against the base.
 #include <nlohmann/json.hpp>
-#include <xxhash.h>
-#if defined(__x86_64__)
-#include <xxh_x86dispatch.h>  // the whole-file XXH3 with the widest vector unit (see container/format.cpp)
-#endif
 
 #include <algorithm>
 #include <cinttypes>
@@ -169,15 +165,11 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
   // of its time faulting the buffer in, and hash and write it back from DRAM after the decode.)
   const uint64_t batch_bytes = uint64_t{pool->size()} * kBatchBytesPerWorker;
   std::vector<uint8_t> buf;
-  XXH3_state_t* hs = XXH3_createState();
-  if (!hs) throw std::bad_alloc();
-  std::unique_ptr<XXH3_state_t, decltype(&XXH3_freeState)> hs_owner(hs, &XXH3_freeState);
-  XXH3_64bits_reset(hs);
+  detail::Xxh3Stream file_hash;
 
+  auto chunk_bytes = [&](size_t i) { return size_t{info.chunks[i].n_elems} * dtype_size(info.segments[seg_of[i]].dtype); };
   auto decoded_span = [&](size_t i, uint64_t start) {
-    const ChunkInfo& c = info.chunks[i];
-    return std::span<uint8_t>(buf.data() + (c.decoded_offset - start),
-                              size_t{c.n_elems} * dtype_size(info.segments[seg_of[i]].dtype));
+    return std::span<uint8_t>(buf.data() + (info.chunks[i].decoded_offset - start), chunk_bytes(i));
   };
   for (size_t first = 0; first < info.chunks.size();) {
     // A batch of whole chunks of at most batch_bytes (at least one chunk).
@@ -185,8 +177,7 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
     const uint64_t start = info.chunks[first].decoded_offset;
     uint64_t end = start;
     while (last < info.chunks.size()) {
-      const ChunkInfo& c = info.chunks[last];
-      const uint64_t e = c.decoded_offset + uint64_t{c.n_elems} * dtype_size(info.segments[seg_of[last]].dtype);
+      const uint64_t e = info.chunks[last].decoded_offset + chunk_bytes(last);
       if (last > first && e - start > batch_bytes) break;
       end = e;
       ++last;
@@ -209,13 +200,13 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
         },
         [&](size_t k) {
           const std::span<const uint8_t> out = decoded_span(first + k, start);
-          XXH3_64bits_update(hs, out.data(), out.size());
+          file_hash.update(out);
           sink(out);
         });
     first = last;
   }
   if (m.meta) {
-    const uint64_t h = XXH3_64bits_digest(hs);
+    const uint64_t h = file_hash.digest();
     if (h != m.meta->file_xxh3)
       throw Error(Errc::checksum_mismatch, "the restored file hashes to " + hex64(h) + ", the container says " +
                                                hex64(m.meta->file_xxh3) +
