@@ -128,7 +128,7 @@ int main(int argc, char** argv) {
   auto* dtype_opt = comp->add_option("--dtype", dtype_c, kDtypeHelp)->check(dtype_validator());
   comp->add_option("--format", ca.format,
                    "model file format: auto (detect), raw (no tensors), safetensors, gguf, pytorch-zip, onnx, "
-                   "tflite. Default: auto (files only; stdin is raw)");
+                   "tflite, npy, npz. Default: auto (files only; stdin is raw)");
   comp->add_option("--base", ca.base,
                    "store a checkpoint delta against this older version of the file (or folder); "
                    "decompressing then needs the same --base");

@@ -26,7 +26,7 @@ struct ModelCompressOptions {
   uint32_t chunk_elems = 65536;
   bool lanes = false;            // CompressOptions::lanes: exponents for AVX-512 decoders
   // "auto" sniffs the file; "raw" stores it as bytes; or force one of: safetensors, gguf,
-  // pytorch-zip (also TorchScript), onnx, tflite.
+  // pytorch-zip (also TorchScript), onnx, tflite, npy, npz.
   std::string format = "auto";
   // Called now and then on the calling thread with the bytes of the file consumed so far.
   std::function<void(uint64_t)> progress;

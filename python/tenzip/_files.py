@@ -277,9 +277,10 @@ def compress_file(
 
     Options as the CLI's: ``level`` 1..9 (default 3), ``threads`` (default all cores), ``dtype``
     (a single file as a raw buffer of bf16/fp16/fp32/fp8_e4m3/fp8_e5m2/bytes instead of a model
-    file), ``format`` (auto, raw, safetensors, gguf, pytorch-zip, onnx, tflite), ``base`` (an
-    older version of the file or folder: matching tensors are stored as differences), ``force``
-    (replace an existing output), ``lanes`` (``--lanes``: exponents for AVX-512 VBMI decoders).
+    file), ``format`` (auto, raw, safetensors, gguf, pytorch-zip, onnx, tflite, npy, npz),
+    ``base`` (an older version of the file or folder: matching tensors are stored as
+    differences), ``force`` (replace an existing output), ``lanes`` (``--lanes``: exponents for
+    AVX-512 VBMI decoders).
     ``progress``: a tqdm bar; None = only when stderr is a terminal.
     """
     src = _strip_slashes(os.fspath(src))

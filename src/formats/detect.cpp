@@ -23,6 +23,8 @@ const std::vector<FormatEntry>& registry() {
       {"gguf", looks_like_gguf, parse_gguf},
       {"pytorch-zip", looks_like_zip, parse_pytorch_zip},  // torch.save zips and TorchScript archives
       {"tflite", looks_like_tflite, parse_tflite},
+      {"npy", looks_like_npy, parse_npy},
+      {"npz", looks_like_npz, parse_npz},
       {"onnx", looks_like_onnx, parse_onnx},  // no magic number: last
   };
   return formats;

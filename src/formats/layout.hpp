@@ -69,6 +69,13 @@ FileLayout parse_onnx(std::span<const uint8_t> file);
 bool looks_like_tflite(std::span<const uint8_t> file) noexcept;
 FileLayout parse_tflite(std::span<const uint8_t> file);
 
+// NumPy: a .npy holds one array (tensor "array"); a .npz is a zip of .npy members (np.savez),
+// each stored member a tensor named as np.load names it (the member name without ".npy").
+bool looks_like_npy(std::span<const uint8_t> file) noexcept;
+FileLayout parse_npy(std::span<const uint8_t> file);
+bool looks_like_npz(std::span<const uint8_t> file) noexcept;
+FileLayout parse_npz(std::span<const uint8_t> file);
+
 // The tensor's elements as a contiguous row-major array, read from the bytes of its region
 // (strided views are gathered). The layout must have passed check_layout.
 std::vector<uint8_t> gather_tensor(std::span<const uint8_t> region_bytes, const Tensor& t);

@@ -167,3 +167,48 @@ def test_gguf(tmp_path):
     assert got["blk.0.a"] == a.tobytes() and got["blk.0.b"] == b.tobytes()
     assert extract(tnz, "blk.0.a") == a.tobytes()
     assert extract(tnz, "blk.0.b") == b.tobytes()
+
+
+def numpy_weights(seed=2):
+    rng = np.random.default_rng(seed)
+    f32 = (rng.standard_normal((48, 64)) * 0.02).astype(np.float32)
+    f32.view(np.uint32).reshape(-1)[:5] = [0x7FC00001, 0x80000000, 0x00000001, 0x7F800000, 0xFF800000]
+    return {
+        "emb.weight": f32,
+        "proj.weight": (rng.standard_normal((64, 32)) * 0.05).astype(np.float16),
+        "proj.weight_t": np.asfortranarray((rng.standard_normal((16, 24)) * 0.05).astype(np.float32)),
+        "ids": np.arange(40, dtype=np.int64),
+        "mask": rng.random(10) > 0.5,
+        "scale": np.float32(0.125),
+    }
+
+
+@pytest.mark.parametrize("writer", ["save", "savez", "savez_compressed"])
+def test_numpy(tmp_path, writer):
+    w = numpy_weights()
+    if writer == "save":
+        path = tmp_path / "emb.npy"
+        np.save(path, w["emb.weight"])
+        want = {"array": w["emb.weight"]}
+    else:
+        path = tmp_path / "weights.npz"
+        getattr(np, writer)(path, **w)
+        want = w
+    tnz, back = roundtrip(path, tmp_path)
+    loaded = np.load(back) if writer != "save" else {"array": np.load(back)}
+    for name, a in want.items():
+        assert np.ascontiguousarray(loaded[name]).tobytes() == np.ascontiguousarray(a).tobytes(), name
+        assert loaded[name].dtype == np.asarray(a).dtype and loaded[name].shape == np.shape(a), name
+    info = json.loads(run("inspect", "--json", tnz).stdout)
+    assert info["model"]["format"] == ("npy" if writer == "save" else "npz")
+    tensors = {t["name"]: t for t in info["model"]["tensors"]}
+    if writer == "savez_compressed":
+        assert tensors == {}  # deflated members: kept as the bytes they are
+        return
+    assert set(tensors) == set(want)
+    for name, a in want.items():
+        # what np.load returns, as C-order bytes (a Fortran-order array is gathered)
+        assert extract(tnz, name) == np.ascontiguousarray(a).tobytes(), name
+    if writer == "savez":
+        assert tensors["emb.weight"]["codec_dtype"] == "fp32" and tensors["proj.weight"]["codec_dtype"] == "fp16"
+        assert tensors["proj.weight_t"]["codec_dtype"] == "fp32" and tensors["ids"]["codec_dtype"] == "bytes"

@@ -54,6 +54,7 @@ const std::vector<ModelCase>& model_cases() {
       {"scripted.pt", formats_data("pytorch/scripted.pt"), {}},      // TorchScript
       {"torch_mlp.onnx", formats_data("onnx/torch_mlp.onnx"), {}},
       {"small.tflite", formats_data("tflite/small.tflite"), {}},
+      {"savez.npz", formats_data("numpy/savez.npz"), {}},  // Fortran-order member: a strided view
       {"st_torch_step2.delta", kStep2, formats_data("st_torch.safetensors")},
   };
   return c;
