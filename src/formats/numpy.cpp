@@ -252,7 +252,27 @@ DescrInfo parse_descr(const std::string& d, const std::string& who) {
     case 'O':  // pointers in memory, a pickle in the file
       if (has_size && size != 8) bad();
       return out;
-    case 'b': case 'i': case 'u': case 'f': case 'c': case 'S': case 'a': case 'V': case 'M': case 'm':
+    case 'b':  // with a size, 'b' is bool ('|b1'); numpy's sizes for the fixed-size kinds:
+      if (size != 1) bad();
+      out.itemsize = 1;
+      break;
+    case 'i': case 'u':
+      if (size != 1 && size != 2 && size != 4 && size != 8) bad();
+      out.itemsize = size;
+      break;
+    case 'f':
+      if (size != 2 && size != 4 && size != 8 && size != 16) bad();
+      out.itemsize = size;
+      break;
+    case 'c':
+      if (size != 8 && size != 16 && size != 32) bad();
+      out.itemsize = size;
+      break;
+    case 'M': case 'm':
+      if (size != 8) bad();
+      out.itemsize = size;
+      break;
+    case 'S': case 'a': case 'V':  // flexible: any size, 0 too
       if (!has_size) bad();
       out.itemsize = size;
       break;

@@ -137,7 +137,8 @@ TEST(FormatsNumpy, MalformedFilesAreRefusedByName) {
   refuse(npy("{'descr': '<f4', 'fortran_order': False, 'shape': [2], }", zeros(8)), "shape is not a tuple");
   refuse(npy("{'descr': '<f4', 'fortran_order': 0, 'shape': (2,), }", zeros(8)), "not True or False");
   refuse(npy("{'descr': '<x4', " + ok_tail, zeros(8)), "descr '<x4' is not a valid dtype");
-  refuse(npy("{'descr': '<f', " + ok_tail, zeros(8)), "descr '<f' is not a valid dtype");
+  for (const char* d : {"<f", "<f0", "<f3", "<i3", "|b2", "<c4", "<M4", "<f4x", "|U", "|"})
+    refuse(npy("{'descr': '" + std::string(d) + "', " + ok_tail, zeros(8)), "descr '" + std::string(d) + "' is not");
   refuse(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }"), "above 2^64");
   refuse(npy("{'descr': '<f4', 'fortran_order': False, 'shape': (4294967296, 4294967296, 2), }"), "overflows 64 bits");
   refuse(npy("{'descr': '<f4\\n', " + ok_tail, zeros(8)), "escape");
