@@ -1,6 +1,7 @@
 // Arbitrary bytes into every decoding path. Findings: a crash, a sanitizer report, an exception
 // other than tenzip::Error, Errc::internal / invalid_argument, or paths that disagree on
 // whether the input is valid or on its decoded bytes.
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -96,6 +97,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       r.decode_segment(s, std::span<uint8_t>(seg).subspan(sg.decoded_offset, sg.decoded_size), threads);
     }
     if (seg != out) finding("Reader", "decode_segment and decode_chunk disagree");
+    // read_range over a range picked from the input's own bytes: the same bytes again.
+    if (!out.empty()) {
+      const uint64_t a = (size > 2 ? data[size - 1] * 257u + data[size - 2] : 0) % out.size();
+      const uint64_t n = (size > 4 ? data[size - 3] * 257u + data[size - 4] : 1) % (out.size() - a + 1);
+      std::vector<uint8_t> part(n);
+      r.read_range(a, part, threads);
+      if (!std::equal(part.begin(), part.end(), out.begin() + static_cast<ptrdiff_t>(a)))
+        finding("Reader", "read_range and decode_chunk disagree");
+    }
     summarize_streams(r);
     return out;
   });

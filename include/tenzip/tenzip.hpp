@@ -174,6 +174,13 @@ class Reader {
   void decode_segment(size_t s, std::span<uint8_t> dst, unsigned threads = 1) const;
   // Decode everything.
   void decode_all(std::span<uint8_t> dst, unsigned threads = 1) const;
+  // Decoded bytes [offset, offset + dst.size()) (the segments back to back, as decode_all writes
+  // them), decoding and checking only the chunks that hold them: random access, as a file.
+  void read_range(uint64_t offset, std::span<uint8_t> dst, unsigned threads = 1) const;
+  // The chunk holding decoded byte `offset` (< info().decoded_size).
+  size_t chunk_at(uint64_t offset) const;
+  // Its decoded size in bytes.
+  uint64_t chunk_bytes(size_t i) const;
 
  private:
   std::span<const uint8_t> data_;

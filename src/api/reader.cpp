@@ -1,6 +1,7 @@
 // Reader: validates a container held in memory from its footer and index, then decodes any
 // chunk or segment alone. Also decompress() and summarize_streams().
 #include <algorithm>
+#include <cstring>
 #include <map>
 #include <exception>
 #include <memory>
@@ -155,6 +156,54 @@ void Reader::decode_all(std::span<uint8_t> dst, unsigned threads) const {
                                             " bytes, the container decodes to " + std::to_string(info_.decoded_size));
   detail::advise_huge_pages(dst.data(), dst.size());  // written whole: see util/huge_pages.hpp
   decode_range(data_, info_, 0, info_.chunks.size(), dst.data(), 0, threads);
+}
+
+size_t Reader::chunk_at(uint64_t offset) const {
+  if (offset >= info_.decoded_size)
+    throw Error(Errc::invalid_argument, "chunk_at: offset " + std::to_string(offset) + " is not below the decoded size " +
+                                            std::to_string(info_.decoded_size));
+  // The last chunk starting at or before offset (chunks are in decoded order and not empty).
+  const auto it = std::upper_bound(info_.chunks.begin(), info_.chunks.end(), offset,
+                                   [](uint64_t v, const ChunkInfo& c) { return v < c.decoded_offset; });
+  return static_cast<size_t>(it - info_.chunks.begin()) - 1;
+}
+
+uint64_t Reader::chunk_bytes(size_t i) const {
+  if (i >= info_.chunks.size())
+    throw Error(Errc::invalid_argument, "chunk_bytes: chunk " + std::to_string(i) + " out of range (" +
+                                            std::to_string(info_.chunks.size()) + " chunks)");
+  return uint64_t{info_.chunks[i].n_elems} * dtype_size(info_.segments[chunk_segment_[i]].dtype);
+}
+
+void Reader::read_range(uint64_t offset, std::span<uint8_t> dst, unsigned threads) const {
+  if (offset > info_.decoded_size || dst.size() > info_.decoded_size - offset)
+    throw Error(Errc::invalid_argument, "read_range: [" + std::to_string(offset) + ", +" + std::to_string(dst.size()) +
+                                            ") is beyond the decoded size " + std::to_string(info_.decoded_size));
+  if (dst.empty()) return;
+  const uint64_t end = offset + dst.size();
+  size_t first = chunk_at(offset);
+  size_t last = chunk_at(end - 1);
+  // A chunk cut by the range is decoded aside and its part copied; those the range covers
+  // whole decode in place, in parallel.
+  std::vector<uint8_t> scratch;
+  const auto partial = [&](size_t i) {
+    const uint64_t c0 = info_.chunks[i].decoded_offset, c1 = c0 + chunk_bytes(i);
+    scratch.resize(static_cast<size_t>(c1 - c0));
+    decode_chunk(i, scratch);
+    const uint64_t a = std::max(c0, offset), b = std::min(c1, end);
+    std::memcpy(dst.data() + (a - offset), scratch.data() + (a - c0), static_cast<size_t>(b - a));
+  };
+  if (info_.chunks[first].decoded_offset < offset) {
+    partial(first);
+    if (first == last) return;
+    ++first;
+  }
+  if (info_.chunks[last].decoded_offset + chunk_bytes(last) > end) {
+    partial(last);
+    if (last == first) return;
+    --last;
+  }
+  decode_range(data_, info_, first, last - first + 1, dst.data(), offset, threads);
 }
 
 std::vector<uint8_t> decompress(std::span<const uint8_t> container, unsigned threads) {
