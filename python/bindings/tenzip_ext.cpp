@@ -7,6 +7,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 #include <nanobind/stl/optional.h>
+#include <nanobind/stl/pair.h>
 #include <nanobind/stl/string.h>
 #include <nanobind/stl/string_view.h>
 #include <nanobind/stl/vector.h>
@@ -378,29 +379,28 @@ class PyModelReader {
   // stored differences.
   nb::bytes read_range(uint64_t offset, uint64_t size) const {
     const tenzip::Reader& rd = r().reader();
-    const auto& info = rd.info();
-    if (offset > info.decoded_size || size > info.decoded_size - offset)
+    if (offset > rd.info().decoded_size || size > rd.info().decoded_size - offset)
       throw tenzip::Error(tenzip::Errc::invalid_argument, "read_range: beyond the end of the file");
     std::vector<uint8_t> out(size);
     {
       nb::gil_scoped_release nogil;
-      std::vector<uint8_t> chunk;
-      for (const auto& seg : info.segments) {
-        const uint64_t s0 = seg.decoded_offset, s1 = s0 + seg.decoded_size;
-        if (s1 <= offset || s0 >= offset + size) continue;
-        const uint64_t es = tenzip::dtype_size(seg.dtype);
-        for (uint64_t k = 0; k < seg.n_chunks; ++k) {
-          const auto& c = info.chunks[seg.first_chunk + k];
-          const uint64_t c0 = c.decoded_offset, c1 = c0 + uint64_t{c.n_elems} * es;
-          if (c1 <= offset || c0 >= offset + size) continue;
-          chunk.resize(static_cast<size_t>(c1 - c0));
-          rd.decode_chunk(static_cast<size_t>(seg.first_chunk + k), chunk);
-          const uint64_t a = std::max(c0, offset), b = std::min(c1, offset + size);
-          std::memcpy(out.data() + (a - offset), chunk.data() + (a - c0), static_cast<size_t>(b - a));
-        }
-      }
+      rd.read_range(offset, out);
     }
     return to_bytes(out);
+  }
+
+  // The same into caller memory (tenzip.open's large reads), on `threads` threads.
+  void read_into(uint64_t offset, const Out& out, std::optional<unsigned> threads) const {
+    nb::gil_scoped_release nogil;
+    r().reader().read_range(offset, span_of(out), resolve(threads));
+  }
+
+  // (start, size) of the chunk holding byte `offset` of the file: the unit tenzip.open caches
+  // for small reads.
+  std::pair<uint64_t, uint64_t> chunk_span(uint64_t offset) const {
+    const tenzip::Reader& rd = r().reader();
+    const size_t i = rd.chunk_at(offset);
+    return {rd.info().chunks[i].decoded_offset, rd.chunk_bytes(i)};
   }
 
   uint64_t decompress_to_fd(int fd, const std::optional<In>& base, std::optional<unsigned> threads,
@@ -528,6 +528,8 @@ NB_MODULE(_ext, m) {
       .def("extract_many", &PyModelReader::extract_many, "indices"_a, "outs"_a, "base"_a.noconvert().none(),
            "threads"_a.none())
       .def("read_range", &PyModelReader::read_range, "offset"_a, "size"_a)
+      .def("read_into", &PyModelReader::read_into, "offset"_a, "out"_a.noconvert(), "threads"_a.none())
+      .def("chunk_span", &PyModelReader::chunk_span, "offset"_a)
       .def("decompress_to_fd", &PyModelReader::decompress_to_fd, "fd"_a, "base"_a.noconvert().none(),
            "threads"_a.none(), "progress"_a.none());
 }

@@ -7,7 +7,9 @@ Arrays and buffers::
 
 Model files (``tenzip.torch`` has ``safetensors.torch``'s ``save_file``, ``load_file``,
 ``safe_open``), Hugging Face folders (``tenzip.hf``) and the CLI's file and folder operations
-(``compress_file``, ``decompress_file``). ``import tenzip`` needs neither numpy nor torch.
+(``compress_file``, ``decompress_file``). ``tenzip.open(path)`` reads a .tnz file as the file it
+holds, decoding on demand: ``np.load(tenzip.open("w.npz.tnz"))``,
+``torch.load(tenzip.open("model.pt.tnz"))``. ``import tenzip`` needs neither numpy nor torch.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from . import _ext
 from ._arrays import compress, decompress, info
 from ._errors import TenzipError
 from ._files import compress_file, decompress_file
+from ._open import TnzFile, open  # noqa: A004 (tenzip.open, as gzip.open)
 
 __version__ = _ext.version
 FORMAT_VERSION = _ext.format_version
@@ -27,6 +30,8 @@ __all__ = [
     "info",
     "compress_file",
     "decompress_file",
+    "open",
+    "TnzFile",
     "FORMAT_VERSION",
     "__version__",
 ]
