@@ -98,6 +98,19 @@ size_t trial_size(const uint8_t* f, size_t b, size_t e, Candidate c, ChunkEncode
 
 }  // namespace
 
+DType smallest_coding(std::span<const uint8_t> sample, std::span<const DType> candidates) {
+  ChunkEncoder enc;
+  std::vector<uint8_t> out;
+  DType best_dtype = DType::bytes;
+  double best = -1;
+  for (const DType d : candidates) {
+    const double size = static_cast<double>(trial_size(sample.data(), 0, sample.size(), {d, 0}, enc, out)) *
+                        (d == DType::bytes ? kFloatMargin : 1.0);
+    if (best < 0 || size < best) best = size, best_dtype = d;
+  }
+  return best_dtype;
+}
+
 FileLayout guess_layout(std::span<const uint8_t> file) {
   FileLayout out;
   out.format = "raw";

@@ -86,6 +86,11 @@ void gather_tensor_into(std::span<const uint8_t> region_bytes, const Tensor& t, 
 // are estimated to code smaller as fp32 or 2-byte floats (at any alignment) than as bytes.
 FileLayout guess_layout(std::span<const uint8_t> file);
 
+// The dtype among `candidates` that the chunk coder codes `sample` smallest as, a float dtype
+// having to beat `bytes` by 1% as in guess_layout: for tensors whose file does not say what
+// their elements are (numpy's '<V2', which is how ml_dtypes' bfloat16 is saved).
+DType smallest_coding(std::span<const uint8_t> sample, std::span<const DType> candidates);
+
 // Tries each format's sniff, then its parser. Returns guess_layout(file) when nothing matches. If a sniff matches but the parse fails, the parser's error propagates:
 // a damaged safetensors file is reported, not silently stored as bytes.
 FileLayout parse_any(std::span<const uint8_t> file, std::string_view file_name_hint = {});

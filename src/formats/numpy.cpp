@@ -12,9 +12,10 @@
 // suffix ('3L', which numpy still reads in 1.0/2.0 headers) is accepted. Stricter than numpy:
 // a key written twice is refused.
 //
-// What becomes a tensor: arrays of a plain dtype string ('<f4', '|u1', '<c8', '<U10', ...);
-// their dtype string is the tensor's dtype. Little-endian fp32/complex64 data is coded as fp32,
-// fp16 as fp16, everything else as bytes. Object arrays ('|O', whose data is a pickle) and
+// What becomes a tensor: arrays of a plain dtype string ('<f4', '|u1', '<c8', '<U10', ...),
+// whose dtype is reported as numpy spells it (dtype.str, what np.load reports: '|V2' for '<V2').
+// Little-endian fp32/complex64 data is coded as fp32, fp16 as fp16, '<V2' (ml_dtypes' bfloat16,
+// saved as 2-byte voids) as bf16 if a sample codes smaller so, everything else as bytes. Object arrays ('|O', whose data is a pickle) and
 // structured dtypes stay part of the bytes around them, as does a .npz member that is deflated
 // (np.savez_compressed) or not a .npy.
 #include <algorithm>
@@ -34,6 +35,9 @@ namespace {
 constexpr std::string_view kMagic = "\x93NUMPY";
 constexpr size_t kMaxHeaderChars = 10000;  // numpy's _MAX_HEADER_SIZE
 constexpr int kMaxNesting = 32;            // lists/tuples inside a structured descr
+// '<V2' arrays are tried as bf16 on their first 64 KiB; below 1 KiB the trial is not worth it.
+constexpr uint64_t kTrialBytes = uint64_t{64} << 10;
+constexpr uint64_t kMinTrialBytes = 1024;
 
 std::string num(uint64_t v) { return std::to_string(v); }
 
@@ -222,6 +226,8 @@ struct DescrInfo {
   bool tensor = false;     // a plain dtype whose bytes are the elements (not 'O')
   uint64_t itemsize = 0;   // bytes per element
   DType codec = DType::bytes;
+  bool untyped_pair = false;  // 'V2': ml_dtypes' bfloat16 (np.save keeps only the item size)
+  std::string str;            // as numpy's dtype.str spells it (np.load's view): '|V2' for '<V2'
 };
 
 // numpy's dtype strings: [<>|=]? kind size? [unit]? — e.g. '<f4', '|b1', '<U10' (10 UCS-4
@@ -234,6 +240,7 @@ DescrInfo parse_descr(const std::string& d, const std::string& who) {
   size_t i = 0;
   char order = '=';
   if (i < d.size() && (d[i] == '<' || d[i] == '>' || d[i] == '|' || d[i] == '=')) order = d[i++];
+  const std::string rest = d.substr(i);  // kind, size, unit
   if (i >= d.size()) bad();
   const char kind = d[i++];
   uint64_t size = 0;
@@ -288,6 +295,10 @@ DescrInfo parse_descr(const std::string& d, const std::string& who) {
       bad();
   }
   out.tensor = true;
+  out.untyped_pair = kind == 'V' && size == 2;
+  // numpy spells byte order '|' where it does not apply, and '=' as the machine's ('<').
+  const bool no_order = kind == 'V' || kind == 'S' || kind == 'a' || kind == 'b' || kind == '?' || out.itemsize == 1;
+  out.str = kind == '?' ? std::string("|b1") : (no_order ? "|" : order == '>' ? ">" : "<") + rest;
   // '=' is native order: little-endian on every target tenzip builds for.
   const bool little = order == '<' || order == '|' || order == '=';
   if (little && kind == 'f' && size == 4) out.codec = DType::fp32;
@@ -345,10 +356,15 @@ void add_npy(std::span<const uint8_t> file, uint64_t begin, uint64_t end, const 
   r.offset = begin + h.data_offset;
   r.size = bytes;
   r.dtype = d.codec;
+  if (d.untyped_pair && bytes >= kMinTrialBytes) {
+    // Coded as a 2-byte float if a sample codes smaller so (bf16 and fp16 split alike).
+    static constexpr DType kPair[] = {DType::bytes, DType::bf16};
+    r.dtype = smallest_coding(file.subspan(r.offset, std::min<uint64_t>(bytes, kTrialBytes)), kPair);
+  }
   r.name = name;
   Tensor t;
   t.name = name;
-  t.dtype = h.descr;
+  t.dtype = d.str;
   t.shape = h.shape;
   t.region = out.regions.size();
   t.size = bytes;

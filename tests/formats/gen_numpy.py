@@ -16,6 +16,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import ml_dtypes
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -102,6 +103,9 @@ def main():
         np.save(b, weights(rng, (3, 2)))
         z.writestr(zipfile.ZipInfo("later.npy", (2026, 1, 1, 0, 0, 0), ), b.getvalue())
     files.append(path)
+    # ml_dtypes' bfloat16 is saved as '<V2': weights (coded as bf16) and random bytes (as bytes)
+    files.append(write_npy("bf16_v2.npy", weights(rng, (64, 48)).astype(ml_dtypes.bfloat16)))
+    files.append(write_npy("random_v2.npy", rng.integers(0, 256, (1500, 2), dtype=np.uint8).view("V2").reshape(-1)))
 
     skipped = {"object.npy": [], "structured.npy": []}  # np.load reads them, tenzip keeps them as bytes
     for p in files:

@@ -39,7 +39,8 @@ Bytes zeros(size_t n) { return Bytes(n, 0); }
 TEST(FormatsNumpy, EveryFixtureMatchesNpLoad) {
   for (const char* name :
        {"f32.npy", "f16.npy", "fortran_f32.npy", "scalar_f64.npy", "empty_f32.npy", "v2_i64.npy", "v3_c64.npy",
-        "bigendian_f32.npy", "unicode.npy", "bool.npy", "datetime.npy", "object.npy", "structured.npy", "savez.npz",
+        "bigendian_f32.npy", "unicode.npy", "bool.npy", "datetime.npy", "bf16_v2.npy", "random_v2.npy", "object.npy",
+        "structured.npy", "savez.npz",
         "savez_compressed.npz", "mixed.npz"}) {
     SCOPED_TRACE(name);
     Bytes file;
@@ -63,7 +64,7 @@ TEST(FormatsNumpy, CodesFloatsWithTheirDtypeAndTheRestAsBytes) {
   const std::pair<const char*, DType> cases[] = {
       {"f32.npy", DType::fp32},   {"f16.npy", DType::fp16},           {"v3_c64.npy", DType::fp32},
       {"v2_i64.npy", DType::bytes}, {"bigendian_f32.npy", DType::bytes}, {"unicode.npy", DType::bytes},
-      {"fortran_f32.npy", DType::fp32}};
+      {"fortran_f32.npy", DType::fp32}, {"bf16_v2.npy", DType::bf16}, {"random_v2.npy", DType::bytes}};
   for (const auto& [name, dtype] : cases) {
     SCOPED_TRACE(name);
     Bytes file;
