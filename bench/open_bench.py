@@ -14,6 +14,9 @@ Each figure is the best of --runs runs, rounds alternating between the ways so t
 other processes hits them alike. Writes bench/results/sections/open.md (report.py appends it).
 
     python bench/open_bench.py [--threads 1 2] [--rounds 5] [--runs 5] [--model model.safetensors]
+
+with a Python that has the tenzip package, numpy and torch (scripts/test.sh leaves one in
+build-python/venv).
 """
 
 from __future__ import annotations
@@ -52,6 +55,14 @@ def read_safetensors(path, np):
         s, t = e["data_offsets"]
         out[name] = np.frombuffer(raw, dtype=dtypes[e["dtype"]], count=(t - s) // np.dtype(dtypes[e["dtype"]]).itemsize,
                                   offset=8 + n + s).reshape(e["shape"])
+    return out
+
+
+def shown_args():
+    """The command's arguments, with the model's path (machine-specific) as a placeholder."""
+    out, args = [], sys.argv[1:]
+    for i, a in enumerate(args):
+        out.append("MODEL.safetensors" if i > 0 and args[i - 1] == "--model" else a)
     return out
 
 
@@ -129,7 +140,7 @@ def main():
         "Made by [`bench/open_bench.py`](bench/open_bench.py):",
         "",
         "```",
-        "python bench/open_bench.py " + " ".join(a for a in sys.argv[1:] if not a.endswith(".safetensors")),
+        "python bench/open_bench.py " + " ".join(shown_args()),
         "```",
         "",
         f"- **Date:** {datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds')}, "
