@@ -12,33 +12,8 @@
 namespace tenzip::testing {
 namespace {
 
-struct Built {
-  Bytes container;
-  Bytes decoded;
-};
-
-// Segments of every kind of boundary: fp32 (1000 elems), an empty bf16 one, fp16 (301 elems and
-// a tail byte, which becomes a bytes segment), bytes (777): chunks of 64 elements.
-Built build(unsigned threads) {
-  CompressOptions opts;
-  opts.dtype = DType::fp32;
-  opts.chunk_elems = 64;
-  opts.threads = threads;
-  Built b;
-  Compressor c(opts, [&](std::span<const uint8_t> x) { b.container.insert(b.container.end(), x.begin(), x.end()); });
-  const auto put = [&](const Bytes& x) {
-    c.write(x);
-    b.decoded.insert(b.decoded.end(), x.begin(), x.end());
-  };
-  put(weight_bytes(DType::fp32, 4000, 1));
-  c.begin_segment(DType::bf16);
-  c.begin_segment(DType::fp16);
-  put(weight_bytes(DType::fp16, 603, 2));
-  c.begin_segment(DType::bytes);
-  put(weight_bytes(DType::bytes, 777, 3));
-  c.finish();
-  return b;
-}
+// Segments of every kind of boundary (see segmented_container), in chunks of 64 elements.
+Segmented build(unsigned threads) { return segmented_container(threads, 64, 4000, 603, 777); }
 
 // Reads into a buffer with guard bytes after it, which must stay untouched.
 Bytes read(const Reader& r, uint64_t offset, size_t size, unsigned threads) {
@@ -52,7 +27,7 @@ Bytes read(const Reader& r, uint64_t offset, size_t size, unsigned threads) {
 }
 
 TEST(ApiReadRange, EveryRangeMatchesTheWholeDecode) {
-  const Built b = build(2);
+  const Segmented b = build(2);
   const Reader r(b.container);
   ASSERT_EQ(r.info().decoded_size, b.decoded.size());
   const auto& all = b.decoded;
@@ -83,7 +58,7 @@ TEST(ApiReadRange, EveryRangeMatchesTheWholeDecode) {
 }
 
 TEST(ApiReadRange, ChunkAtFindsTheChunkHoldingAnOffset) {
-  const Built b = build(1);
+  const Segmented b = build(1);
   const Reader r(b.container);
   const auto& chunks = r.info().chunks;
   uint64_t total = 0;
@@ -100,7 +75,7 @@ TEST(ApiReadRange, ChunkAtFindsTheChunkHoldingAnOffset) {
 }
 
 TEST(ApiReadRange, OutOfRangeIsAnArgumentError) {
-  const Built b = build(1);
+  const Segmented b = build(1);
   const Reader r(b.container);
   Bytes out(2);
   try {
@@ -114,7 +89,7 @@ TEST(ApiReadRange, OutOfRangeIsAnArgumentError) {
 }
 
 TEST(ApiReadRange, OnlyTheChunksReadAreDecodedAndChecked) {
-  Built b = build(1);
+  Segmented b = build(1);
   const Reader probe(b.container);
   const size_t bad = 5;  // an fp32 chunk in the middle of the first segment
   const ChunkInfo c = probe.info().chunks[bad];

@@ -18,39 +18,15 @@ namespace {
 
 Bytes as_bytes(const std::string& s) { return Bytes(s.begin(), s.end()); }
 
-struct Built {
-  Bytes container;
-  Bytes decoded;  // concatenation of everything written
-};
-
 // fp32 (100 elems), empty bf16, fp16 (13 elems + 1 tail byte), bytes (50), with metadata.
-Built multi_segment(unsigned threads, uint32_t chunk_elems) {
-  CompressOptions opts;
-  opts.dtype = DType::fp32;
-  opts.chunk_elems = chunk_elems;
-  opts.threads = threads;
-  Built b;
-  Compressor c(opts, [&](std::span<const uint8_t> x) { b.container.insert(b.container.end(), x.begin(), x.end()); });
-  auto put = [&](const Bytes& x) {
-    c.write(x);
-    b.decoded.insert(b.decoded.end(), x.begin(), x.end());
-  };
-  put(weight_bytes(DType::fp32, 400, 11));
-  c.begin_segment(DType::bf16);
-  c.begin_segment(DType::fp16);
-  put(weight_bytes(DType::fp16, 27, 12));
-  c.begin_segment(DType::bytes);
-  put(weight_bytes(DType::bytes, 50, 13));
-  c.set_metadata(as_bytes("{\"tensors\":[\"a\",\"b\",\"c\",\"d\"]}"));
-  const uint64_t written = c.finish();
-  EXPECT_EQ(written, b.container.size());
-  return b;
+Segmented multi_segment(unsigned threads, uint32_t chunk_elems) {
+  return segmented_container(threads, chunk_elems, 400, 27, 50, as_bytes("{\"tensors\":[\"a\",\"b\",\"c\",\"d\"]}"));
 }
 
 TEST(ApiSegments, LayoutAndMetadata) {
   for (uint32_t ce : {1u, 7u, 64u, 4096u}) {
     SCOPED_TRACE("chunk_elems " + std::to_string(ce));
-    const Built b = multi_segment(2, ce);
+    const Segmented b = multi_segment(2, ce);
     const Reader r(b.container);
     const auto& info = r.info();
     ASSERT_EQ(info.segments.size(), 5u);
@@ -137,7 +113,7 @@ TEST(ApiSegments, InvalidArguments) {
   EXPECT_EQ(code([&] { c2.write(Bytes{1}); }), Errc::invalid_argument);
   EXPECT_EQ(code([&] { c2.finish(); }), Errc::invalid_argument);
 
-  const Built b = multi_segment(1, 7);
+  const Segmented b = multi_segment(1, 7);
   const Reader r(b.container);
   Bytes small(3);
   EXPECT_EQ(code([&] { r.decode_chunk(r.info().chunks.size(), small); }), Errc::invalid_argument);
@@ -215,7 +191,7 @@ TEST(ApiSegments, WriteAlongsideRunsOnceOnTheCallingThread) {
 }
 
 TEST(ApiSegments, SinkFailureInDecompressStreamPropagates) {
-  const Built b = multi_segment(1, 7);
+  const Segmented b = multi_segment(1, 7);
   size_t pos = 0;
   auto src = [&](std::span<uint8_t> d) {
     const size_t k = std::min(d.size(), b.container.size() - pos);
@@ -228,7 +204,7 @@ TEST(ApiSegments, SinkFailureInDecompressStreamPropagates) {
 }
 
 TEST(ApiSegments, SummarizeStreamsCoversEveryChunk) {
-  const Built b = multi_segment(1, 7);
+  const Segmented b = multi_segment(1, 7);
   const Reader r(b.container);
   const auto sum = summarize_streams(r);
   ASSERT_FALSE(sum.empty());
@@ -443,7 +419,7 @@ TEST(ApiThreadPool, BorrowedPoolsAreReusedNotShared) {
 #if !defined(__SANITIZE_THREAD__)  // TSan ends a child that starts threads after a threaded fork
 // A forked child must not reuse the parent's idle pools: their threads are not in the child.
 TEST(ApiThreadPool, ForkedChildStartsItsOwnThreads) {
-  const Built b = multi_segment(2, 9);
+  const Segmented b = multi_segment(2, 9);
   ASSERT_EQ(decompress(b.container, 2), b.decoded);  // leaves an idle 2-thread pool cached
   const pid_t child = fork();
   ASSERT_GE(child, 0);

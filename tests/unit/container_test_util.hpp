@@ -5,6 +5,7 @@
 #include <cstring>
 #include <random>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -50,6 +51,35 @@ inline Bytes weight_bytes(DType dtype, size_t n_bytes, uint32_t seed) {
   }
   for (size_t i = n_bytes / es * es; i < n_bytes; ++i) out[i] = uint8_t(rng());  // tail
   return out;
+}
+
+// A container with a segment boundary of every kind, and what it decodes to: fp32, an empty bf16
+// segment, fp16 (an odd byte count: its tail byte becomes a bytes segment), bytes, then metadata.
+struct Segmented {
+  Bytes container;
+  Bytes decoded;  // everything written, in order
+};
+inline Segmented segmented_container(unsigned threads, uint32_t chunk_elems, size_t fp32_bytes, size_t fp16_bytes,
+                                     size_t other_bytes, const Bytes& metadata = {}) {
+  CompressOptions opts;
+  opts.dtype = DType::fp32;
+  opts.chunk_elems = chunk_elems;
+  opts.threads = threads;
+  Segmented b;
+  Compressor c(opts, [&](std::span<const uint8_t> x) { b.container.insert(b.container.end(), x.begin(), x.end()); });
+  const auto put = [&](const Bytes& x) {
+    c.write(x);
+    b.decoded.insert(b.decoded.end(), x.begin(), x.end());
+  };
+  put(weight_bytes(DType::fp32, fp32_bytes, 11));
+  c.begin_segment(DType::bf16);
+  c.begin_segment(DType::fp16);
+  put(weight_bytes(DType::fp16, fp16_bytes, 12));
+  c.begin_segment(DType::bytes);
+  put(weight_bytes(DType::bytes, other_bytes, 13));
+  if (!metadata.empty()) c.set_metadata(metadata);
+  if (c.finish() != b.container.size()) throw std::runtime_error("Compressor::finish count");
+  return b;
 }
 
 inline Bytes compress_in_pieces(std::span<const uint8_t> src, const CompressOptions& opts, size_t piece) {
