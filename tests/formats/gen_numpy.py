@@ -12,6 +12,7 @@ fixed seeds, and zip timestamps pinned.
 """
 import io
 import os
+import struct
 import sys
 import zipfile
 from pathlib import Path
@@ -45,15 +46,21 @@ def write_npy(name, a, version=None):
 
 
 def pin_zip_times(path):
-    """np.savez stamps the current time into every member: rewrite the archive byte for byte but
-    with fixed timestamps, so regenerating gives the same files."""
-    src = zipfile.ZipFile(path)
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as dst:
-        for info in src.infolist():
-            info.date_time = (2026, 1, 1, 0, 0, 0)
-            dst.writestr(info, src.read(info.filename))
-    path.write_bytes(buf.getvalue())
+    """np.savez stamps the current time into every member: overwrite the DOS time and date
+    fields in place (local headers and central directory), leaving every other byte as numpy
+    wrote it (ZIP64 extras included), so that regenerating gives the same files."""
+    data = bytearray(path.read_bytes())
+    dos = struct.pack("<HH", 0, ((2026 - 1980) << 9) | (1 << 5) | 1)  # 2026-01-01 00:00
+    z = zipfile.ZipFile(io.BytesIO(bytes(data)))
+    pos = z.start_dir
+    for info in z.infolist():
+        assert data[info.header_offset:info.header_offset + 4] == b"PK\x03\x04"
+        data[info.header_offset + 10:info.header_offset + 14] = dos
+        assert data[pos:pos + 4] == b"PK\x01\x02"
+        data[pos + 12:pos + 16] = dos
+        n, m, k = struct.unpack("<HHH", data[pos + 28:pos + 34])
+        pos += 46 + n + m + k
+    path.write_bytes(bytes(data))
 
 
 def main():
