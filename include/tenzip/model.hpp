@@ -83,6 +83,13 @@ class ModelReader {
   void extract_into(size_t tensor, std::span<uint8_t> dst, std::span<const uint8_t> base = {},
                     unsigned threads = 1) const;
 
+  // Bytes [offset, offset + dst.size()) of the original file, decoding only the chunks that
+  // hold them (each checked; the whole-file checksum needs the whole file and is not). `base`
+  // is required when the range touches a delta region; each such region's base bytes are
+  // checked against their hash the first time.
+  void read_range(uint64_t offset, std::span<uint8_t> dst, std::span<const uint8_t> base = {},
+                  unsigned threads = 1) const;
+
   // The whole original file, in order, to `sink`, in pieces of bounded size; every chunk is
   // checked, then the whole file's checksum. `base` is required when needs_base().
   void decompress(const Sink& sink, std::span<const uint8_t> base = {}, unsigned threads = 1) const;

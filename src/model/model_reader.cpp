@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <cstring>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -77,6 +79,20 @@ struct ModelReader::Impl {
                                               std::to_string(meta->base->file_size));
   }
 
+  // check_base_region once per region and base: read_range calls come in small pieces.
+  mutable std::mutex checked_mutex;
+  mutable std::vector<bool> checked;  // per region, for checked_base
+  mutable const uint8_t* checked_base = nullptr;
+  void check_base_region_once(size_t r, std::span<const uint8_t> base) const {
+    std::lock_guard<std::mutex> lk(checked_mutex);
+    if (checked_base != base.data() || checked.size() != meta->regions.size()) {
+      checked.assign(meta->regions.size(), false);
+      checked_base = base.data();
+    }
+    if (!checked[r]) check_base_region(meta->regions[r], base);
+    checked[r] = true;
+  }
+
   // Checks that the base bytes a delta region needs are the ones it was written against.
   void check_base_region(const RegionEntry& r, std::span<const uint8_t> base) const {
     const uint64_t h = detail::xxh3(base.subspan(r.base_offset, r.region.size));
@@ -141,6 +157,35 @@ void ModelReader::extract_into(size_t tensor, std::span<uint8_t> dst, std::span<
     model::delta_decode(r.delta, dtype_size(r.region.dtype), region.data(), base.data() + r.base_offset,
                         region.data(), region.size());
   if (!whole) formats::gather_tensor_into(region, t, dst);
+}
+
+void ModelReader::read_range(uint64_t offset, std::span<uint8_t> dst, std::span<const uint8_t> base,
+                             unsigned threads) const {
+  const Impl& m = *impl_;
+  m.reader.read_range(offset, dst, threads);  // the stored bytes; delta regions are undone below
+  if (!m.needs_base() || dst.empty()) return;
+  const uint64_t end = offset + dst.size();
+  for (size_t ri = 0; ri < m.meta->regions.size(); ++ri) {
+    const RegionEntry& re = m.meta->regions[ri];
+    const uint64_t r0 = re.region.offset, r1 = r0 + re.region.size;
+    if (re.delta == Delta::none || r1 <= offset || r0 >= end) continue;
+    m.check_base(base);
+    m.check_base_region_once(ri, base);
+    // The overlap, widened to whole elements (a `sub` delta undoes whole integers).
+    const uint64_t es = dtype_size(re.region.dtype);
+    const uint64_t a = std::max(r0, offset), b = std::min(r1, end);
+    const uint64_t a_el = r0 + (a - r0) / es * es, b_el = std::min(r1, r0 + (b - r0 + es - 1) / es * es);
+    const uint8_t* base_at = base.data() + re.base_offset;
+    if (a_el == a && b_el == b) {  // whole elements: undone in place
+      model::delta_decode(re.delta, es, dst.data() + (a - offset), base_at + (a - r0), dst.data() + (a - offset), b - a);
+      continue;
+    }
+    // Cut elements at either end: the widened span's stored bytes again, undone aside.
+    std::vector<uint8_t> span(static_cast<size_t>(b_el - a_el));
+    m.reader.read_range(a_el, span, threads);
+    model::delta_decode(re.delta, es, span.data(), base_at + (a_el - r0), span.data(), span.size());
+    std::memcpy(dst.data() + (a - offset), span.data() + (a - a_el), static_cast<size_t>(b - a));
+  }
 }
 
 void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, unsigned threads) const {

@@ -274,6 +274,61 @@ TEST(Model, DeltaRoundTripNeedsTheRightBase) {
   EXPECT_THROW(decompress_model(r, shorter), Error);
 }
 
+// ModelReader::read_range gives the original file's bytes of any range, deltas undone against
+// the base, including ranges that cut a delta region's elements (a `sub` delta undoes whole
+// integers); ranges that touch no delta region need no base.
+TEST(Model, ReadRangeUndoesDeltasAgainstTheBase) {
+  const Synthetic base = make_synthetic(5);
+  const Synthetic cur = fine_tune(base, 6);
+  const Bytes delta = compress_layout_to_bytes(cur, 2, base.file, &base.layout);
+  const ModelReader r(delta);
+  ASSERT_TRUE(r.needs_base());
+  const auto read = [&](uint64_t off, size_t n, std::span<const uint8_t> b, unsigned t) {
+    Bytes out(n);
+    r.read_range(off, out, b, t);
+    return out;
+  };
+  const auto slice = [&](uint64_t off, size_t n) {
+    return Bytes(cur.file.begin() + static_cast<ptrdiff_t>(off), cur.file.begin() + static_cast<ptrdiff_t>(off + n));
+  };
+  std::vector<uint64_t> edges;
+  for (const auto& reg : cur.layout.regions) edges.insert(edges.end(), {reg.offset, reg.offset + reg.size});
+  for (unsigned t : {1u, 2u})
+    for (const uint64_t e : edges)
+      for (const int64_t d : {-3, -1, 0, 1, 2, 3})
+        for (const size_t n : {size_t{1}, size_t{2}, size_t{3}, size_t{5}, size_t{4096}, size_t{20000}}) {
+          const int64_t off = static_cast<int64_t>(e) + d;
+          if (off < 0 || static_cast<uint64_t>(off) + n > cur.file.size()) continue;
+          ASSERT_EQ(read(static_cast<uint64_t>(off), n, base.file, t), slice(static_cast<uint64_t>(off), n))
+              << "[" << off << ", +" << n << ") with " << t << " threads";
+        }
+  std::mt19937 rng(3);
+  for (int k = 0; k < 200; ++k) {
+    const uint64_t off = rng() % cur.file.size();
+    const size_t n = rng() % (cur.file.size() - off + 1);
+    ASSERT_EQ(read(off, n, base.file, 1 + k % 2), slice(off, n)) << "[" << off << ", +" << n << ")";
+  }
+  // The header (before region A) needs no base; region A does, and the right one.
+  EXPECT_EQ(read(0, 100, {}, 1), slice(0, 100));
+  try {
+    read(96, 8, {}, 1);
+    ADD_FAILURE() << "read a delta region without its base";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), Errc::invalid_argument);
+    EXPECT_NE(std::string(e.what()).find("base"), std::string::npos) << e.what();
+  }
+  Bytes wrong = base.file;
+  wrong[100] ^= 1;  // inside region A of the base
+  const ModelReader fresh(delta);  // its base regions not yet checked
+  Bytes out(8);
+  try {
+    fresh.read_range(96, out, wrong);
+    ADD_FAILURE() << "read a delta region against a modified base";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("wrong base"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Model, DeltaPairsRegionsByNameDtypeAndSize) {
   const Synthetic base = make_synthetic(7);
   Synthetic cur = fine_tune(base, 8);
