@@ -375,24 +375,22 @@ class PyModelReader {
   }
 
   // Bytes [offset, offset + size) of the original file, decoding only the chunks that hold
-  // them. For the stretches between tensors (a file's header); a delta region reads as its
-  // stored differences.
-  nb::bytes read_range(uint64_t offset, uint64_t size) const {
-    const tenzip::Reader& rd = r().reader();
-    if (offset > rd.info().decoded_size || size > rd.info().decoded_size - offset)
+  // them; a delta region's are undone against `base` (required then).
+  nb::bytes read_range(uint64_t offset, uint64_t size, const std::optional<In>& base) const {
+    if (offset > r().file_size() || size > r().file_size() - offset)
       throw tenzip::Error(tenzip::Errc::invalid_argument, "read_range: beyond the end of the file");
     std::vector<uint8_t> out(size);
     {
       nb::gil_scoped_release nogil;
-      rd.read_range(offset, out);
+      r().read_range(offset, out, span_of(base));
     }
     return to_bytes(out);
   }
 
   // The same into caller memory (tenzip.open's large reads), on `threads` threads.
-  void read_into(uint64_t offset, const Out& out, std::optional<unsigned> threads) const {
+  void read_into(uint64_t offset, const Out& out, const std::optional<In>& base, std::optional<unsigned> threads) const {
     nb::gil_scoped_release nogil;
-    r().reader().read_range(offset, span_of(out), resolve(threads));
+    r().read_range(offset, span_of(out), span_of(base), resolve(threads));
   }
 
   // (start, size) of the chunk holding byte `offset` of the file: the unit tenzip.open caches
@@ -527,8 +525,9 @@ NB_MODULE(_ext, m) {
            "threads"_a.none())
       .def("extract_many", &PyModelReader::extract_many, "indices"_a, "outs"_a, "base"_a.noconvert().none(),
            "threads"_a.none())
-      .def("read_range", &PyModelReader::read_range, "offset"_a, "size"_a)
-      .def("read_into", &PyModelReader::read_into, "offset"_a, "out"_a.noconvert(), "threads"_a.none())
+      .def("read_range", &PyModelReader::read_range, "offset"_a, "size"_a, "base"_a.noconvert().none() = nb::none())
+      .def("read_into", &PyModelReader::read_into, "offset"_a, "out"_a.noconvert(), "base"_a.noconvert().none(),
+           "threads"_a.none())
       .def("chunk_span", &PyModelReader::chunk_span, "offset"_a)
       .def("decompress_to_fd", &PyModelReader::decompress_to_fd, "fd"_a, "base"_a.noconvert().none(),
            "threads"_a.none(), "progress"_a.none());

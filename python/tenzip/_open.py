@@ -29,9 +29,11 @@ PathLike = Union[str, "os.PathLike[str]"]
 class TnzFile(io.RawIOBase):
     """The original bytes of a .tnz container, read-only and seekable (see ``tenzip.open``)."""
 
-    def __init__(self, file, *, threads: Optional[int] = None):
+    def __init__(self, file, *, base=None, threads: Optional[int] = None):
         super().__init__()
         self._mapped = None
+        self._base_mapped = None
+        self._base = None
         self._reader = None
         if isinstance(file, (str, os.PathLike)):
             self.name = os.fspath(file)
@@ -46,10 +48,15 @@ class TnzFile(io.RawIOBase):
             except TenzipError as e:
                 raise TenzipError(f"{self.name}: {e}", e.code) from None
             if self._reader.needs_base:
-                raise TenzipError(
-                    f"{self.name}: a checkpoint delta; decompress it with tenzip.decompress_file(..., base=OLD)",
-                    "invalid_argument",
-                )
+                if base is None:
+                    raise TenzipError(
+                        f"{self.name}: a checkpoint delta; open it with tenzip.open(..., base=OLD)", "invalid_argument"
+                    )
+                if isinstance(base, (str, os.PathLike)):
+                    self._base_mapped = _Mapped(os.fspath(base))
+                    self._base = self._base_mapped.view
+                else:
+                    self._base = byte_view(base, "tenzip.open: base must be a path or a bytes-like object")
         except BaseException:
             self._release()
             raise
@@ -97,10 +104,10 @@ class TnzFile(io.RawIOBase):
         if not (self._cache_start <= pos < cache_end):
             start, size = self._reader.chunk_span(pos)
             if n >= size - (pos - start):  # reaches this chunk's end: decode in place
-                self._reader.read_into(pos, out[:n], self._threads)
+                self._reader.read_into(pos, out[:n], self._base, self._threads)
                 self._pos += n
                 return n
-            self._cache = self._reader.read_range(start, size)
+            self._cache = self._reader.read_range(start, size, self._base)
             self._cache_start, cache_end = start, start + size
         n = min(n, cache_end - pos)
         out[:n] = self._cache[pos - self._cache_start : pos - self._cache_start + n]
@@ -112,7 +119,7 @@ class TnzFile(io.RawIOBase):
         n = max(0, self._size - self._pos)
         out = bytearray(n)
         if n:
-            self._reader.read_into(self._pos, out, self._threads)
+            self._reader.read_into(self._pos, out, self._base, self._threads)
         self._pos += n
         return bytes(out)
 
@@ -133,27 +140,31 @@ class TnzFile(io.RawIOBase):
 
     def _release(self) -> None:
         self._reader = None  # releases its hold on the mapping
+        self._base = None
         self._cache = b""
-        if self._mapped is not None:
-            self._mapped.close()
-            self._mapped = None
+        for m in (self._mapped, self._base_mapped):
+            if m is not None:
+                m.close()
+        self._mapped = self._base_mapped = None
 
     def __repr__(self) -> str:
         return f"<tenzip.TnzFile name={self.name!r} size={getattr(self, '_size', '?')}>"
 
 
-def open(file, mode: str = "rb", *, threads: Optional[int] = None, buffering: int = io.DEFAULT_BUFFER_SIZE):  # noqa: A001
+def open(file, mode: str = "rb", *, base=None, threads: Optional[int] = None,  # noqa: A001
+         buffering: int = io.DEFAULT_BUFFER_SIZE):
     """Opens a .tnz file (a path, or the container's bytes) for reading the file it holds.
 
     Returns a seekable, read-only binary file (an ``io.BufferedReader`` over a ``TnzFile``;
     ``buffering=0`` gives the ``TnzFile`` itself). Works for any container: a model file gives
-    back the file byte for byte, a raw buffer its bytes. A checkpoint delta needs its base and
-    is refused: decompress it with ``tenzip.decompress_file(..., base=OLD)``. Errors in the
-    container are ``TenzipError`` (when opening, or when a damaged chunk is read).
+    back the file byte for byte, a raw buffer its bytes. A checkpoint delta needs ``base`` (the
+    older file it was written against, a path or bytes): its regions are undone as they are
+    read, each checked against the base's hash the first time. Errors in the container or the
+    base are ``TenzipError`` (when opening, or when the bytes concerned are read).
     """
     if mode not in ("rb", "r"):
         raise ValueError(f"tenzip.open: mode {mode!r} is not supported (reading only: 'rb')")
-    raw = TnzFile(file, threads=threads)
+    raw = TnzFile(file, base=base, threads=threads)
     if buffering == 0:
         return raw
     return io.BufferedReader(raw, buffer_size=buffering if buffering > 0 else io.DEFAULT_BUFFER_SIZE)

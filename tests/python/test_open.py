@@ -131,11 +131,44 @@ def test_refusals(tmp_path, npz):
     with pytest.raises(ValueError, match="negative"):
         g.seek(-1)
     g.close()
-    # A checkpoint delta needs its base: refused, with the way out named.
+    # A checkpoint delta needs its base: refused without one, with the way out named.
+    step2, delta = make_delta(tmp_path, src)
+    with pytest.raises(tenzip.TenzipError, match="base=OLD"):
+        tenzip.open(delta)
+
+
+def make_delta(tmp_path, src):
+    """A second training step of the .npz at src, and its checkpoint delta against src."""
     step2 = tmp_path / "w2.npz"
     arrays = dict(np.load(src))
     arrays["emb"] = arrays["emb"] + np.float32(1e-3)
+    arrays["proj"] = (arrays["proj"].view(np.uint16) ^ np.uint16(1)).view(np.float16)
     np.savez(step2, **arrays)
     delta = tenzip.compress_file(step2, tmp_path / "w2.delta.tnz", base=src, progress=False)
-    with pytest.raises(tenzip.TenzipError, match="base=OLD"):
-        tenzip.open(delta)
+    return step2, delta
+
+
+@pytest.mark.parametrize("base_as", ["path", "bytes"])
+def test_a_delta_reads_against_its_base(tmp_path, npz, base_as):
+    src, _, _ = npz
+    step2, delta = make_delta(tmp_path, src)
+    data = step2.read_bytes()
+    base = src if base_as == "path" else src.read_bytes()
+    with tenzip.open(delta, base=base) as f:
+        z = np.load(f)
+        want = np.load(step2)
+        for name in want.files:
+            assert np.ascontiguousarray(z[name]).tobytes() == np.ascontiguousarray(want[name]).tobytes(), name
+    rng = random.Random(5)
+    with tenzip.open(delta, base=base, buffering=0) as f:
+        for _ in range(300):  # odd offsets and sizes cut the elements of the delta regions
+            off = rng.randrange(0, len(data))
+            n = rng.choice([1, 3, 5, 4097, 100_001])
+            f.seek(off)
+            assert read_exactly(f, n) == data[off:off + n], (off, n)
+    # A different base is caught when a delta region is read.
+    other = tmp_path / "other.npz"
+    np.savez(other, **{k: (v + 1 if v.dtype.kind == "f" else v) for k, v in np.load(src).items()})
+    with tenzip.open(delta, base=other) as f:
+        with pytest.raises(tenzip.TenzipError, match="wrong base"):
+            f.read()
