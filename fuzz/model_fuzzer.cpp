@@ -104,6 +104,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (*plain != *whole) finding("paths", "ModelReader::decompress and decompress differ");
   }
 
+  // A range picked from the input's own bytes reads as that part of the whole file (deltas
+  // undone against the base too, once the whole file decoded against it).
+  if (whole && !whole->empty()) {
+    const uint64_t a = (data[size - 1] * 257u + data[size - 2]) % whole->size();
+    const uint64_t n = (data[size - 3] * 257u + data[size - 4]) % (whole->size() - a + 1);
+    std::vector<uint8_t> part(n);
+    const auto ok = guarded("ModelReader::read_range", false, [&] {
+      mr.read_range(a, part, base, threads);
+      return true;
+    });
+    if (!ok || !std::equal(part.begin(), part.end(), whole->begin() + static_cast<ptrdiff_t>(a)))
+      finding("paths", "read_range differs from the whole file");
+  }
+
   if (!meta) return 0;
   for (size_t i = 0; i < std::min(mr.tensors().size(), kMaxTensors); ++i) {
     const ModelTensor& t = mr.tensors()[i];
