@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import io
 import os
-from typing import Optional, Union
+from typing import Optional
 
 from . import _ext
 from ._arrays import _threads, byte_view
 from ._errors import TenzipError
 from ._files import _Mapped
-
-PathLike = Union[str, "os.PathLike[str]"]
-
 
 class TnzFile(io.RawIOBase):
     """The original bytes of a .tnz container, read-only and seekable (see ``tenzip.open``)."""
