@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "container/format.hpp"
@@ -165,11 +166,18 @@ void ModelReader::read_range(uint64_t offset, std::span<uint8_t> dst, std::span<
   m.reader.read_range(offset, dst, threads);  // the stored bytes; delta regions are undone below
   if (!m.needs_base() || dst.empty()) return;
   const uint64_t end = offset + dst.size();
-  for (size_t ri = 0; ri < m.meta->regions.size(); ++ri) {
-    const RegionEntry& re = m.meta->regions[ri];
+  // Regions are sorted by offset and disjoint: start at the first one ending after `offset`.
+  const auto& regions = m.meta->regions;
+  const auto from = std::partition_point(regions.begin(), regions.end(), [&](const RegionEntry& re) {
+    return re.region.offset + re.region.size <= offset;
+  });
+  bool base_checked = false;
+  for (size_t ri = static_cast<size_t>(from - regions.begin()); ri < regions.size(); ++ri) {
+    const RegionEntry& re = regions[ri];
     const uint64_t r0 = re.region.offset, r1 = r0 + re.region.size;
-    if (re.delta == Delta::none || r1 <= offset || r0 >= end) continue;
-    m.check_base(base);
+    if (r0 >= end) break;
+    if (re.delta == Delta::none) continue;
+    if (!std::exchange(base_checked, true)) m.check_base(base);
     m.check_base_region_once(ri, base);
     // The overlap, widened to whole elements (a `sub` delta undoes whole integers).
     const uint64_t es = dtype_size(re.region.dtype);
@@ -212,7 +220,7 @@ void ModelReader::decompress(const Sink& sink, std::span<const uint8_t> base, un
   std::vector<uint8_t> buf;
   detail::Xxh3Stream file_hash;
 
-  auto chunk_bytes = [&](size_t i) { return size_t{info.chunks[i].n_elems} * dtype_size(info.segments[seg_of[i]].dtype); };
+  auto chunk_bytes = [&](size_t i) { return static_cast<size_t>(m.reader.chunk_bytes(i)); };
   auto decoded_span = [&](size_t i, uint64_t start) {
     return std::span<uint8_t>(buf.data() + (info.chunks[i].decoded_offset - start), chunk_bytes(i));
   };
